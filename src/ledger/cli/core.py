@@ -1,0 +1,189 @@
+"""Commands over the store: ingest, log, show, verify, schema."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from rich.progress import Progress
+
+from ledger import browse
+from ledger.cli.output import console, db_option, emit_json, format_option, table, user_errors
+from ledger.dates import parse_day
+from ledger.events import KINDS, json_schema
+from ledger.ingest import IngestError, ingest_paths
+from ledger.store import open_store
+
+
+def after_ingest(db: str) -> None:
+    """Hook for stages that follow an append (the read model registers itself here)."""
+    try:
+        from ledger.readmodel import project_after_ingest  # noqa: PLC0415
+    except ImportError:
+        return
+    project_after_ingest(db)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@db_option
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: when stderr is a terminal).")
+@click.option("--project/--no-project", "run_projector", default=True, show_default=True, help="Bring the read model up to date afterwards.")
+@format_option()
+@user_errors()
+def ingest(paths: tuple[str, ...], db: str, progress: bool | None, run_projector: bool, fmt: str) -> None:
+    """Validate event files and append them to the ledger, all or nothing.
+
+    PATHS are YAML or JSON files (one event or a list) or folders of them;
+    actors.yaml, documents.yaml and questions.yaml are read as registries.
+    Every event is validated first; if any is invalid, nothing is appended and
+    each problem is printed as FILE: ID: FIELD: REASON (exit 2). Events already
+    in the ledger with identical content are skipped, so a re-run appends nothing.
+
+    \b
+    Example:
+      ledger ingest events/
+      ledger ingest events/2024/05 --db /tmp/may.db --format json
+    """
+    show_bar = sys.stderr.isatty() if progress is None else progress
+    with open_store(db) as store:
+        try:
+            if show_bar:
+                with Progress(console=console().__class__(stderr=True), transient=True) as bar:
+                    task = bar.add_task("validating", total=None)
+                    report = ingest_paths(store, paths, progress=lambda done, total: bar.update(task, completed=done, total=total))
+            else:
+                report = ingest_paths(store, paths)
+        except IngestError as error:
+            for problem in error.problems:
+                click.echo(f"error: {problem}", err=True)
+            raise click.exceptions.Exit(2) from None
+    if run_projector and report.appended:
+        after_ingest(db)
+    summary = report.to_dict()
+    if fmt == "json":
+        emit_json(summary)
+    else:
+        click.echo(
+            f"appended {summary['appended']} event(s), skipped {summary['skipped']} already recorded, "
+            f"from {summary['files']} file(s) into {db}"
+        )
+
+
+@click.command(name="log")
+@db_option
+@click.option("--kind", type=click.Choice(KINDS), help="Only events of this kind.")
+@click.option("--actor", help="Only events naming this actor id.")
+@click.option("--from", "occurred_from", help="Only events that may have occurred on or after this date.")
+@click.option("--to", "occurred_to", help="Only events that may have occurred on or before this date.")
+@click.option("--text", help="Only events whose id, summary or quotes contain this text.")
+@format_option()
+@user_errors(ValueError)
+def log_command(db: str, kind: str | None, actor: str | None, occurred_from: str | None, occurred_to: str | None, text: str | None, fmt: str) -> None:
+    """List recorded events in the order they occurred.
+
+    \b
+    Examples:
+      ledger log --kind request
+      ledger log --actor biden --from 2024-05-01 --to 2024-05-31
+      ledger log --text ATACMS --format json
+    """
+    where = browse.LogFilter(
+        kind=kind,
+        actor=actor,
+        occurred_from=parse_day(occurred_from) if occurred_from else None,
+        occurred_to=parse_day(occurred_to) if occurred_to else None,
+        text=text,
+    )
+    with open_store(db, create=False) as store:
+        events = list(browse.log(store, where))
+    if fmt == "json":
+        emit_json([browse.as_dict(r) for r in events])
+        return
+    rows = [(r.data["occurred"], r.data["kind"], r.id, r.data["summary"]) for r in events]
+    console().print(table(f"{len(rows)} event(s)", ["occurred", "kind", "id", "summary"], rows))
+
+
+@click.command()
+@click.argument("event_id")
+@db_option
+@format_option()
+@user_errors(browse.UnknownEvent)
+def show(event_id: str, db: str, fmt: str) -> None:
+    """Show one event whole, with its sources and where the store holds it.
+
+    \b
+    Example:
+      ledger show biden-approves-counter-fire --format json
+    """
+    with open_store(db, create=False) as store:
+        data = browse.as_dict(browse.show(store, event_id))
+    if fmt == "json":
+        emit_json(data)
+        return
+    out = console()
+    bounds = data["occurred_bounds"]
+    fields = [
+        ("id", data["id"]),
+        ("kind", data["kind"]),
+        ("occurred", f"{data['occurred']}  ({bounds['earliest'] or '…'} .. {bounds['latest'] or '…'}, {bounds['precision']})"),
+        ("reported", data["reported"]),
+        ("recorded", f"position {data['recorded']['position']} at {data['recorded']['at']}"),
+        ("actors", ", ".join(data["actors"])),
+        ("summary", data["summary"]),
+    ]
+    skip = {"id", "kind", "occurred", "reported", "actors", "summary", "sources", "links", "occurred_bounds", "recorded", "schema_version", "tags"}
+    fields += [(key, json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value) for key, value in data.items() if key not in skip]
+    fields += [(f"link {rel}", ", ".join(targets)) for rel, targets in data.get("links", {}).items() if targets]
+    if data.get("tags"):
+        fields.append(("tags", ", ".join(data["tags"])))
+    out.print(table(None, ["field", "value"], fields))
+    rows = [
+        (s.get("outlet"), s.get("published"), s.get("document") or s.get("url"), s.get("attribution"), s.get("speaker") or s.get("count"), s.get("quote"), (s.get("reliability") or "") + str(s.get("credibility") or ""))
+        for s in data["sources"]
+    ]
+    out.print(table("sources", ["outlet", "published", "document", "attribution", "who", "quote", "rating"], rows))
+
+
+@click.command()
+@db_option
+@format_option()
+@user_errors()
+def verify(db: str, fmt: str) -> None:
+    """Recompute the hash chain over every stored event.
+
+    Prints "ok, N events, head HASH" when every event matches, else the first
+    position that does not match (exit 1).
+    """
+    with open_store(db, create=False) as store:
+        result = store.verify()
+    if fmt == "json":
+        emit_json(result.__dict__)
+    elif result.ok:
+        click.echo(f"ok, {result.count} events, head {result.head}")
+    else:
+        click.echo(f"mismatch at position {result.first_bad_position}: {result.reason} ({result.count} events verified before it)")
+    if not result.ok:
+        raise click.exceptions.Exit(1)
+
+
+@click.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to this file instead of standard output.")
+def schema(output: str | None) -> None:
+    """Write the JSON Schema of event files (one event or a list).
+
+    Point your editor's YAML language server at it to validate events/*.yaml
+    as you type, e.g. with a first line:
+    # yaml-language-server: $schema=../../event.schema.json
+    """
+    text = json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+COMMANDS = [ingest, log_command, show, verify, schema]

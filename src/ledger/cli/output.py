@@ -1,0 +1,85 @@
+"""Output for the command line: tables (rich), JSON and Markdown, and user-facing errors."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+FORMATS = ("table", "json", "markdown")
+
+db_option = click.option(
+    "--db",
+    envvar="LEDGER_DB",
+    default="ledger.db",
+    show_default=True,
+    help="The ledger database (SQLite file). Also set by LEDGER_DB.",
+)
+
+
+def format_option(choices: Sequence[str] = ("table", "json")) -> Callable:
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(list(choices)),
+        default="table",
+        show_default=True,
+        help="table for people, json for scripts" + (", markdown for notes" if "markdown" in choices else ""),
+    )
+
+
+def console() -> Console:
+    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160)
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
+    result = Table(title=title, show_lines=False, title_justify="left")
+    for column in columns:
+        result.add_column(column, overflow="fold")
+    for row in rows:
+        result.add_row(*["" if cell is None else str(cell) for cell in row])
+    return result
+
+
+def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    def cell(value: Any) -> str:
+        return ("" if value is None else str(value)).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+class UserError(click.ClickException):
+    """An error the user can act on: printed as one line, exit status 2."""
+
+    exit_code = 2
+
+
+def user_errors(*error_types: type[Exception]) -> Callable:
+    """Turn the given exception types (and the ledger's own) into one-line messages with exit 2."""
+
+    def decorate(command: Callable) -> Callable:
+        @functools.wraps(command)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            from ledger.dates import DateError
+            from ledger.store import StoreError
+
+            try:
+                return command(*args, **kwargs)
+            except (DateError, StoreError, *error_types) as error:
+                raise UserError(str(error)) from None
+
+        return wrapper
+
+    return decorate

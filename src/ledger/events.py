@@ -1,0 +1,320 @@
+"""The event vocabulary: what an analyst records, one immutable event at a time.
+
+Six kinds share one envelope (id, dates, actors, summary, sources, links):
+
+- ``policy_change``: a government creates or changes a restriction on the use of weapons;
+- ``request``: one party asks another to change a restriction or provide something;
+- ``statement``: someone says something on record, optionally taking a stance on a question;
+- ``battlefield``: something happens on the ground, optionally a territory claim;
+- ``aid_package``: a donor commits, allocates or delivers military aid;
+- ``correction``: an earlier event is retracted or amended, with its own sources.
+
+This module imports nothing from storage, projections or the command line.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+
+from ledger.dates import DateError, DateSpan, parse_edtf
+
+SCHEMA_VERSION = 1
+
+SLUG_PATTERN = r"^[a-z0-9]+(?:[-_.][a-z0-9]+)*$"
+EDTF_PATTERN = r"^[0-9\[\]{}.,/~?%\- ]+$"
+
+Slug = Annotated[str, Field(pattern=SLUG_PATTERN, min_length=2, max_length=200)]
+"""A stable, human-readable identifier: lower case letters, digits and ``-``, ``_`` or ``.``."""
+
+KINDS = ("policy_change", "request", "statement", "battlefield", "aid_package", "correction")
+RESTRICTION_STATUSES = ("prohibited", "permitted", "conditional", "under_review")
+STANCES = ("supports", "opposes", "mixed", "undecided")
+ATTRIBUTIONS = ("on_record_official", "anonymous_official", "document", "journalist", "adversary_official")
+
+RestrictionStatus = Literal["prohibited", "permitted", "conditional", "under_review"]
+Stance = Literal["supports", "opposes", "mixed", "undecided"]
+
+
+def _check_edtf(text: str) -> str:
+    try:
+        parse_edtf(text)
+    except DateError as error:
+        raise ValueError(str(error)) from None
+    return text.strip()
+
+
+EDTF = Annotated[
+    str,
+    Field(
+        pattern=EDTF_PATTERN,
+        description="An EDTF date: 2024-05-30, 2024-05, 2024-05-30~, 2024-05-30?, "
+        "2024-08-09/2024-08-23, ../2024-05-31 or [2024-08-09,2024-08-23]",
+        examples=["2024-05-30", "2024-05~", "[2024-08-09,2024-08-23]"],
+    ),
+    AfterValidator(_check_edtf),
+]
+
+
+class Model(BaseModel):
+    """Strict base: unknown fields are errors, so a typo never passes silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+# --- evidence --------------------------------------------------------------------------
+
+
+class Source(Model):
+    """Where a fact comes from: a document or URL, its outlet and date, who said it, and how reliable."""
+
+    document: Slug | None = Field(None, description="Id of a document in the sources registry")
+    url: str | None = Field(None, description="URL of the source, when there is no registry document")
+    outlet: str = Field(min_length=1, description="Publisher, e.g. 'The Washington Post'")
+    published: date = Field(description="Publication date of the source")
+    quote: str | None = Field(None, description="Verbatim words of an official or actor, as printed")
+    attribution: Literal[
+        "on_record_official", "anonymous_official", "document", "journalist", "adversary_official"
+    ] = Field(description="Who the source attributes the fact to")
+    speaker: Slug | None = Field(None, description="Actor id of a named speaker (on-record or adversary official)")
+    count: int | None = Field(None, ge=1, description="How many anonymous officials, when stated")
+    reliability: Literal["A", "B", "C", "D", "E", "F"] | None = Field(
+        None, description="Admiralty code source reliability, A (reliable) to F (cannot be judged)"
+    )
+    credibility: int | None = Field(
+        None, ge=1, le=6, description="Admiralty code information credibility, 1 (confirmed) to 6 (cannot be judged)"
+    )
+
+    @model_validator(mode="after")
+    def _document_or_url(self) -> Source:
+        if not (self.document or self.url):
+            raise ValueError("a source needs a document id or a url")
+        if self.attribution == "on_record_official" and not self.speaker:
+            raise ValueError("an on-record official source needs a speaker")
+        return self
+
+
+class Links(Model):
+    """How this event relates to others, by event id."""
+
+    in_response_to: list[Slug] = Field(default_factory=list)
+    part_of: list[Slug] = Field(default_factory=list)
+    alternative_account_of: list[Slug] = Field(default_factory=list)
+
+    def all(self) -> list[tuple[str, str]]:
+        """Every link as (relation, target id)."""
+        return [
+            (relation, target)
+            for relation in ("in_response_to", "part_of", "alternative_account_of")
+            for target in getattr(self, relation)
+        ]
+
+
+class Envelope(Model):
+    """What every event carries, whatever its kind."""
+
+    id: Slug = Field(description="Stable, human-readable id, unique in the ledger")
+    occurred: EDTF = Field(description="When it happened in the world (EDTF; often uncertain)")
+    reported: date = Field(description="When it first became public")
+    actors: list[Slug] = Field(min_length=1, description="Actor ids from the actors registry")
+    summary: str = Field(min_length=1, description="What happened, in the ledger's own words")
+    sources: list[Source] = Field(min_length=1, description="The evidence: at least one source")
+    links: Links = Field(default_factory=Links)
+    tags: list[str] = Field(default_factory=list)
+    schema_version: Literal[1] = SCHEMA_VERSION
+    cameo: str | None = Field(None, pattern=r"^\d{2,4}$", description="CAMEO event code, e.g. 0832")
+    acled_event_type: (
+        Literal["Battles", "Explosions/Remote violence", "Violence against civilians", "Protests", "Riots", "Strategic developments"]
+        | None
+    ) = None
+    acled_sub_event_type: str | None = None
+
+    @property
+    def span(self) -> DateSpan:
+        return parse_edtf(self.occurred)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event as plain JSON-ready data, without defaults that were not set."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+# --- kinds -------------------------------------------------------------------------------
+
+
+class RestrictionChange(Model):
+    """The restriction a policy change creates or changes, and its new status."""
+
+    id: Slug = Field(description="Restriction id, e.g. us-weapons-strikes-inside-russia")
+    status: RestrictionStatus
+    issuer: Slug | None = Field(None, description="Actor who imposes the restriction")
+    restricted: Slug | None = Field(None, description="Actor whose use is restricted")
+    weapons: list[str] | None = None
+    area: str | None = None
+    targets: list[str] | None = None
+    purpose: str | None = None
+    conditions: list[str] | None = None
+    effective: date | None = Field(None, description="When the change takes effect, if not when it was decided")
+
+
+class PolicyChange(Envelope):
+    kind: Literal["policy_change"]
+    restriction: RestrictionChange
+    stage: (
+        Literal["standing", "recommended", "agreed", "approved", "signed", "in_effect", "clarified", "reaffirmed"] | None
+    ) = Field(None, description="Where in the decision chain this change sits")
+
+
+class Request(Envelope):
+    kind: Literal["request"]
+    requester: Slug
+    addressee: Slug
+    asks: str = Field(min_length=1, description="The change asked for")
+    restriction: Slug | None = Field(None, description="The restriction the request asks to change")
+    desired_status: RestrictionStatus | None = None
+    channel: Literal["public", "private"]
+
+
+class Position(Model):
+    question: Slug = Field(description="Question id from the questions registry")
+    stance: Stance
+
+
+class Statement(Envelope):
+    kind: Literal["statement"]
+    speaker: Slug
+    office: str | None = None
+    venue: str | None = None
+    quote: str | None = None
+    position: Position | None = Field(None, description="The stance the statement expresses, if any")
+
+
+class Size(Model):
+    value: Decimal = Field(gt=0)
+    unit: Literal["sq_km", "sq_mi", "settlements"]
+
+
+class TerritoryClaim(Model):
+    area: Slug = Field(description="Territory id, e.g. kursk-incursion-zone")
+    holder: Slug = Field(description="Actor said to hold the area")
+    size: Size | None = None
+    claimed_by: Slug | None = Field(None, description="Actor making the claim, if not the source")
+
+
+class Battlefield(Envelope):
+    kind: Literal["battlefield"]
+    place: str = Field(min_length=1)
+    what: str = Field(min_length=1, description="What happened, briefly: offensive, strike, incursion...")
+    territory: TerritoryClaim | None = None
+
+
+class Value(Model):
+    amount: Decimal = Field(ge=0)
+    currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
+    qualifier: Literal["exact", "up_to", "about", "at_least"] = "exact"
+
+
+class AidPackage(Envelope):
+    kind: Literal["aid_package"]
+    package: Slug = Field(description="Package id; several events may concern one package")
+    donor: Slug
+    recipient: Slug | None = None
+    authority: Literal["PDA", "USAI", "supplemental", "other"]
+    tranche: str | None = None
+    value: Value | None = None
+    measure: Literal["commitment", "allocation", "delivery"]
+    status: Literal["proposed", "approved", "announced", "delivered"] = "announced"
+    items: list[str] = Field(default_factory=list)
+
+
+class Correction(Envelope):
+    kind: Literal["correction"]
+    corrects: Slug = Field(description="Id of the event corrected")
+    action: Literal["retract", "amend"]
+    amended: dict[str, Any] | None = Field(
+        None, description="For an amendment: the fields of the corrected event that change, with their new values"
+    )
+    reason: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _amendment_has_fields(self) -> Correction:
+        if self.action == "amend" and not self.amended:
+            raise ValueError("an amendment needs 'amended': the fields that change")
+        if self.action == "retract" and self.amended:
+            raise ValueError("a retraction takes no 'amended' fields")
+        if self.amended and {"id", "kind"} & set(self.amended):
+            raise ValueError("an amendment cannot change an event's id or kind")
+        return self
+
+
+Event = Annotated[
+    Union[PolicyChange, Request, Statement, Battlefield, AidPackage, Correction],
+    Field(discriminator="kind"),
+]
+EVENT_CLASSES = {cls.model_fields["kind"].annotation.__args__[0]: cls for cls in (PolicyChange, Request, Statement, Battlefield, AidPackage, Correction)}
+
+event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
+event_list_adapter: TypeAdapter[list[Event]] = TypeAdapter(list[Event])
+
+
+def parse_event(data: Any) -> Envelope:
+    """Validate one event from plain data; raise pydantic's ValidationError if it is invalid."""
+    return event_adapter.validate_python(data)
+
+
+def apply_amendment(event: Envelope, amended: dict[str, Any]) -> Envelope:
+    """The event as an amendment says it should read: nested objects merge, other fields replace."""
+    data = event.model_dump(mode="json")
+    for key, value in amended.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    return parse_event(data)
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema for an event file: one event, or a list of events."""
+    one = event_adapter.json_schema(ref_template="#/$defs/{model}")
+    defs = one.pop("$defs", {})
+    defs["Event"] = one
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "ledger event file",
+        "description": "One ledger event, or a list of events, as written in events/*.yaml",
+        "oneOf": [{"$ref": "#/$defs/Event"}, {"type": "array", "items": {"$ref": "#/$defs/Event"}}],
+        "$defs": defs,
+    }
+
+
+__all__ = [
+    "AidPackage",
+    "Battlefield",
+    "Correction",
+    "Envelope",
+    "Event",
+    "Links",
+    "PolicyChange",
+    "Position",
+    "Request",
+    "RestrictionChange",
+    "Source",
+    "Statement",
+    "TerritoryClaim",
+    "ValidationError",
+    "Value",
+    "apply_amendment",
+    "event_adapter",
+    "json_schema",
+    "parse_event",
+]

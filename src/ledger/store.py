@@ -1,0 +1,377 @@
+"""The append-only, tamper-evident store of ledger events, on eventsourcing.
+
+Each ledger event is recorded as the creation event of its own small aggregate,
+:class:`Entry`, whose id is derived from the event's slug, so the library's
+unique ``(originator_id, originator_version)`` key makes every id unique in the
+ledger. The library's notification id (the order of recording) is the
+*recorded-time* axis and is called the event's **position**; world dates stay
+inside the event itself.
+
+Two guarantees are added at the database:
+
+- immutability: triggers make ``UPDATE`` and ``DELETE`` of stored events (and
+  of the hash chain) fail, so a position is never reused;
+- tamper evidence: every append extends a SHA-256 hash chain in
+  ``ledger_chain`` (over the previous hash and the event's canonical bytes),
+  in the same transaction; :meth:`LedgerStore.verify` recomputes it.
+
+The backend is a setting (:class:`StoreSettings`): SQLite, one file, by default.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+from eventsourcing.utils import get_topic
+
+from ledger.events import Envelope, event_adapter
+
+DEFAULT_DB = "ledger.db"
+BACKENDS = ("sqlite", "postgres")
+LEDGER_NAMESPACE = uuid.UUID("6f1d3c1e-8a51-4a47-9d1e-2d3b9c0b7a10")
+GENESIS = bytes(32)
+
+
+class StoreError(Exception):
+    """A problem with the store a user can act on (bad setting, missing database...)."""
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """Where and how events are stored. ``backend`` is ``sqlite`` (default) or ``postgres``."""
+
+    db: str = DEFAULT_DB
+    backend: str = "sqlite"
+
+    @classmethod
+    def from_env(cls, db: str | None = None, backend: str | None = None) -> StoreSettings:
+        """Settings from arguments, else ``LEDGER_DB`` / ``LEDGER_BACKEND``, else the defaults."""
+        return cls(
+            db=db or os.environ.get("LEDGER_DB") or DEFAULT_DB,
+            backend=(backend or os.environ.get("LEDGER_BACKEND") or "sqlite").lower(),
+        )
+
+
+def canonical_bytes(data: Any) -> bytes:
+    """The canonical JSON encoding hashed into the chain: sorted keys, no spaces, UTF-8."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def content_hash(data: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_bytes(data)).hexdigest()
+
+
+def entry_id(event_id: str) -> uuid.UUID:
+    """The aggregate id under which an event with this slug is stored."""
+    return uuid.uuid5(LEDGER_NAMESPACE, event_id)
+
+
+# --- the domain side of the library -------------------------------------------------------
+
+
+class Entry(Aggregate, created_event_name="Recorded"):
+    """One ledger event, recorded once and never changed."""
+
+    def __init__(self, event: dict[str, Any], content_hash: str) -> None:
+        self.event = event
+        self.content_hash = content_hash
+
+
+ENTRY_TOPIC = get_topic(Entry)
+RECORDED_TOPIC = get_topic(Entry.Recorded)
+
+
+# --- persistence --------------------------------------------------------------------------
+
+CHAIN_TABLE = """
+CREATE TABLE IF NOT EXISTS ledger_chain (
+    position INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL UNIQUE,
+    content_hash TEXT NOT NULL,
+    chain_hash TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    batch INTEGER NOT NULL
+)
+"""
+REGISTRY_TABLE = """
+CREATE TABLE IF NOT EXISTS ledger_registry (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
+)
+"""
+IMMUTABILITY_TRIGGERS = [
+    f"""CREATE TRIGGER IF NOT EXISTS {table}_no_{action.lower()}
+    BEFORE {action} ON {table}
+    BEGIN SELECT RAISE(ABORT, 'ledger events are immutable: record a correction event instead'); END"""
+    for table in ("stored_events", "ledger_chain")
+    for action in ("UPDATE", "DELETE")
+]
+
+
+class LedgerRecorder(SQLiteApplicationRecorder):
+    """The library's SQLite recorder, plus the hash chain and immutability triggers.
+
+    Events are inserted with one ``executemany``; their positions are the
+    rowids SQLite assigns, which are consecutive because the insert holds the
+    write lock before the positions are read.
+    """
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(), CHAIN_TABLE, REGISTRY_TABLE, *IMMUTABILITY_TRIGGERS]
+
+    def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
+        chain_rows: list[tuple[str, bytes]] = kwargs.get("chain", [])
+        recorded_at: str = kwargs.get("recorded_at") or datetime.now(timezone.utc).isoformat()
+        c.executemany(
+            self.insert_events_statement,
+            [(s.originator_id.hex, s.originator_version, s.topic, s.state) for s in stored_events],
+        )
+        c.execute("SELECT MAX(rowid) FROM stored_events")
+        last = c.fetchone()[0]
+        first = last - len(stored_events) + 1
+        c.execute("SELECT chain_hash FROM ledger_chain ORDER BY position DESC LIMIT 1")
+        row = c.fetchone()
+        previous = bytes.fromhex(row[0]) if row else GENESIS
+        rows = []
+        for position, (event_id, canonical) in enumerate(chain_rows, start=first):
+            digest = hashlib.sha256(canonical).hexdigest()
+            previous = hashlib.sha256(previous + canonical).digest()
+            rows.append((position, event_id, digest, previous.hex(), recorded_at, first))
+        c.executemany("INSERT INTO ledger_chain VALUES (?,?,?,?,?,?)", rows)
+        return list(range(first, last + 1))
+
+
+class LedgerApplication(Application[uuid.UUID]):
+    """The eventsourcing application the store is built on (``repository.get`` works as usual)."""
+
+    name = "ledger"
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """An event as the store holds it: its position, when and in which batch it was recorded."""
+
+    position: int
+    recorded_at: str
+    batch: int
+    data: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return self.data["id"]
+
+    @property
+    def event(self) -> Envelope:
+        return event_adapter.validate_python(self.data)
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    count: int
+    head: str | None
+    first_bad_position: int | None = None
+    reason: str | None = None
+
+
+class LedgerStore:
+    """Append and read ledger events. Open with :func:`open_store`."""
+
+    def __init__(self, settings: StoreSettings, create: bool = True) -> None:
+        self.settings = settings
+        if settings.backend == "postgres":
+            raise StoreError(
+                "the PostgreSQL backend is not available in this version; use LEDGER_BACKEND=sqlite (the default)"
+            )
+        if settings.backend != "sqlite":
+            raise StoreError(f"unknown backend {settings.backend!r}; choose one of: {', '.join(BACKENDS)}")
+        path = Path(settings.db)
+        if not create and not path.exists():
+            raise StoreError(f"no ledger database at {settings.db}; run 'ledger ingest events/' to create it")
+        self.app = LedgerApplication(
+            env={
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(path),
+                "APPLICATION_RECORDER_TOPIC": get_topic(LedgerRecorder),
+                "IS_SNAPSHOTTING_ENABLED": "n",
+            }
+        )
+        self.recorder: LedgerRecorder = self.app.recorder  # type: ignore[assignment]
+
+    @property
+    def path(self) -> str:
+        return self.settings.db
+
+    def close(self) -> None:
+        self.app.close()
+
+    def __enter__(self) -> LedgerStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing --------------------------------------------------------------------------
+
+    def append(self, events: Sequence[dict[str, Any]], recorded_at: datetime | None = None) -> list[int]:
+        """Append validated events (plain JSON-ready dicts) in one transaction; return their positions."""
+        if not events:
+            return []
+        when = (recorded_at or datetime.now(timezone.utc)).isoformat()
+        timestamp = {"_type_": "datetime_iso", "_data_": when}
+        stored, chain = [], []
+        for data in events:
+            canonical = canonical_bytes(data)
+            state = {
+                "content_hash": hashlib.sha256(canonical).hexdigest(),
+                "event": data,
+                "originator_topic": ENTRY_TOPIC,
+                "timestamp": timestamp,
+            }
+            stored.append(StoredEvent(entry_id(data["id"]), 1, RECORDED_TOPIC, canonical_bytes(state)))
+            chain.append((data["id"], canonical))
+        return list(self.recorder.insert_events(stored, chain=chain, recorded_at=when))
+
+    def put_registry(self, entries: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
+        """Insert or replace registry entries given as (kind, id, data)."""
+        with self.recorder.datastore.transaction(commit=True) as c:
+            c.executemany(
+                "INSERT OR REPLACE INTO ledger_registry VALUES (?,?,?)",
+                [(kind, key, json.dumps(data, sort_keys=True)) for kind, key, data in entries],
+            )
+
+    # -- reading --------------------------------------------------------------------------
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self.recorder.datastore.transaction(commit=False) as c:
+            c.execute(sql, params)
+            return c.fetchall()
+
+    def registry(self, kind: str | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+        """Registry entries by kind, then id."""
+        sql, params = "SELECT kind, id, data FROM ledger_registry", ()
+        if kind:
+            sql, params = sql + " WHERE kind=?", (kind,)
+        found: dict[str, dict[str, dict[str, Any]]] = {}
+        for row in self._query(sql, params):
+            found.setdefault(row["kind"], {})[row["id"]] = json.loads(row["data"])
+        return found
+
+    def count(self) -> int:
+        return self._query("SELECT COUNT(*) FROM ledger_chain")[0][0]
+
+    def max_position(self) -> int:
+        return self._query("SELECT COALESCE(MAX(position), 0) FROM ledger_chain")[0][0]
+
+    def head(self) -> str | None:
+        rows = self._query("SELECT chain_hash FROM ledger_chain ORDER BY position DESC LIMIT 1")
+        return rows[0][0] if rows else None
+
+    def content_hashes(self, event_ids: Iterable[str]) -> dict[str, str]:
+        """The content hash of each of these ids already in the store."""
+        ids = list(event_ids)
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), 900):
+            chunk = ids[start : start + 900]
+            marks = ",".join("?" * len(chunk))
+            for row in self._query(f"SELECT event_id, content_hash FROM ledger_chain WHERE event_id IN ({marks})", chunk):
+                found[row[0]] = row[1]
+        return found
+
+    def known_ids(self) -> set[str]:
+        return {row[0] for row in self._query("SELECT event_id FROM ledger_chain")}
+
+    def get(self, event_id: str) -> RecordedEvent | None:
+        """The recorded event with this id, or None."""
+        rows = self._query(
+            "SELECT c.position, c.recorded_at, c.batch, s.state FROM ledger_chain c "
+            "JOIN stored_events s ON s.rowid = c.position WHERE c.event_id = ?",
+            (event_id,),
+        )
+        return self._recorded(rows[0]) if rows else None
+
+    def iter_events(self, after: int = 0, before: int | None = None, page: int = 5000) -> Iterator[RecordedEvent]:
+        """Recorded events in recording order, with ``after < position < before``."""
+        while True:
+            sql = (
+                "SELECT c.position, c.recorded_at, c.batch, s.state FROM ledger_chain c "
+                "JOIN stored_events s ON s.rowid = c.position WHERE c.position > ?"
+            )
+            params: list[Any] = [after]
+            if before is not None:
+                sql += " AND c.position < ?"
+                params.append(before)
+            rows = self._query(sql + " ORDER BY c.position LIMIT ?", [*params, page])
+            for row in rows:
+                yield self._recorded(row)
+            if len(rows) < page:
+                return
+            after = rows[-1][0]
+
+    @staticmethod
+    def _recorded(row: sqlite3.Row) -> RecordedEvent:
+        state = json.loads(row[3])
+        return RecordedEvent(row[0], row[1], row[2], state["event"])
+
+    def batch_start(self, position: int) -> int | None:
+        """The first position of the append (transaction) that holds ``position``."""
+        rows = self._query("SELECT batch FROM ledger_chain WHERE position >= ? ORDER BY position LIMIT 1", (position,))
+        return rows[0][0] if rows else None
+
+    def position_at(self, timestamp: str) -> int:
+        """The first position recorded after ``timestamp`` (ISO), for 'recorded before a time' questions."""
+        rows = self._query("SELECT MIN(position) FROM ledger_chain WHERE recorded_at > ?", (timestamp,))
+        return rows[0][0] if rows and rows[0][0] is not None else self.max_position() + 1
+
+    # -- checking -------------------------------------------------------------------------
+
+    def verify(self) -> Verification:
+        """Recompute the hash chain from the stored events; report the first position that does not match."""
+        previous = GENESIS
+        count = 0
+        with self.recorder.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT s.rowid, s.state, c.position, c.event_id, c.content_hash, c.chain_hash "
+                "FROM stored_events s LEFT JOIN ledger_chain c ON c.position = s.rowid "
+                "UNION ALL SELECT NULL, NULL, c.position, c.event_id, c.content_hash, c.chain_hash "
+                "FROM ledger_chain c WHERE c.position NOT IN (SELECT rowid FROM stored_events) "
+                "ORDER BY 3, 1"
+            )
+            for rowid, state, position, event_id, stored_hash, chain_hash in c.fetchall():
+                where = position if position is not None else rowid
+                if rowid is None:
+                    return Verification(False, count, None, where, "the stored event for this chain entry is missing")
+                if position is None:
+                    return Verification(False, count, None, where, "a stored event has no hash-chain entry")
+                try:
+                    event = json.loads(state)["event"]
+                except (ValueError, KeyError, TypeError):
+                    return Verification(False, count, None, where, "the stored event is not readable")
+                canonical = canonical_bytes(event)
+                if event.get("id") != event_id or hashlib.sha256(canonical).hexdigest() != stored_hash:
+                    return Verification(False, count, None, where, "the stored event does not match its recorded hash")
+                previous = hashlib.sha256(previous + canonical).digest()
+                if previous.hex() != chain_hash:
+                    return Verification(False, count, None, where, "the hash chain breaks here")
+                count += 1
+        return Verification(True, count, previous.hex() if count else None)
+
+
+def open_store(db: str | None = None, backend: str | None = None, create: bool = True) -> LedgerStore:
+    """Open the ledger store named by arguments or the environment (``LEDGER_DB``, ``LEDGER_BACKEND``)."""
+    return LedgerStore(StoreSettings.from_env(db, backend), create=create)
