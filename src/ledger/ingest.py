@@ -127,13 +127,14 @@ def _validation_problems(file: str, data: Any, error: ValidationError) -> list[I
     problems = []
     for item in error.errors(include_url=False):
         reason = item["msg"]
-        if item["type"] == "union_tag_invalid":
-            reason = f"unknown kind {kind!r}; expected one of: {', '.join(EVENT_CLASSES)}"
-        elif item["type"] == "union_tag_not_found":
-            reason = f"missing 'kind'; expected one of: {', '.join(EVENT_CLASSES)}"
+        field_path = _field_path(item["loc"], kind)
+        if item["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            field_path = "kind"
+            reason = f"unknown kind {kind!r}" if kind else "missing 'kind'"
+            reason += f"; expected one of: {', '.join(EVENT_CLASSES)}"
         elif item["type"] == "extra_forbidden":
             reason = "unknown field (check the spelling, or see 'ledger schema')"
-        problems.append(IngestProblem(file, event_id, _field_path(item["loc"], kind), reason))
+        problems.append(IngestProblem(file, event_id, field_path, reason))
     return problems
 
 

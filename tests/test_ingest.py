@@ -1,0 +1,126 @@
+"""Ingest validates everything first, then appends all of it in one transaction, or nothing."""
+
+import json
+
+import pytest
+
+from conftest import make_event, write_events
+from ledger.ingest import IngestError, ingest_paths
+from ledger.store import open_store
+
+
+@pytest.fixture
+def store(db):
+    with open_store(db) as opened:
+        yield opened
+
+
+def test_ingest_a_folder_of_yaml_and_json(store, ledger_dir):
+    write_events(ledger_dir / "2024" / "05" / "a.yaml", make_event("kirby-a"))
+    write_events(ledger_dir / "2024" / "05" / "b.yaml", [make_event("kirby-b"), make_event("decision-c", "policy_change")])
+    (ledger_dir / "c.json").write_text(json.dumps(make_event("kirby-d", "request")))
+    report = ingest_paths(store, [ledger_dir])
+    assert sorted(report.appended) == ["decision-c", "kirby-a", "kirby-b", "kirby-d"]
+    assert report.registry_entries == 6
+    assert store.count() == 4
+    assert set(store.registry()["actor"]) == {"us", "ukraine", "biden", "kirby"}
+
+
+def test_a_rerun_appends_nothing(store, ledger_dir):
+    write_events(ledger_dir / "a.yaml", [make_event("kirby-a"), make_event("kirby-b")])
+    ingest_paths(store, [ledger_dir])
+    head = store.head()
+    report = ingest_paths(store, [ledger_dir])
+    assert report.appended == [] and sorted(report.skipped) == ["kirby-a", "kirby-b"]
+    assert store.count() == 2 and store.head() == head
+
+
+def test_a_batch_with_one_bad_event_leaves_the_store_unchanged(store, ledger_dir):
+    write_events(ledger_dir / "a.yaml", make_event("kirby-a"))
+    ingest_paths(store, [ledger_dir])
+    write_events(ledger_dir / "b.yaml", make_event("kirby-b"))
+    bad = write_events(ledger_dir / "c.yaml", make_event("kirby-c", occurred="2024-02-30"))
+    with pytest.raises(IngestError) as caught:
+        ingest_paths(store, [ledger_dir])
+    assert store.count() == 1 and store.get("kirby-b") is None
+    (problem,) = caught.value.problems
+    assert problem.file == str(bad) and problem.event_id == "kirby-c" and problem.field == "occurred"
+    assert "2024-02-30" in problem.reason
+    assert str(problem).startswith(f"{bad}: kirby-c: occurred: ")
+
+
+def test_every_problem_is_reported_not_just_the_first(store, ledger_dir):
+    write_events(
+        ledger_dir / "a.yaml",
+        [make_event("one", sources=[]), make_event("two", kind="rumour"), make_event("three", unexpected=1)],
+    )
+    with pytest.raises(IngestError) as caught:
+        ingest_paths(store, [ledger_dir])
+    found = {(p.event_id, p.field) for p in caught.value.problems}
+    assert found == {("one", "sources"), ("two", "kind"), ("three", "unexpected")}
+    assert all(p.file.endswith("a.yaml[0]") or p.file.endswith("]") for p in caught.value.problems)
+
+
+def test_unknown_actors_documents_questions_and_links_are_refused(store, ledger_dir):
+    write_events(
+        ledger_dir / "a.yaml",
+        [
+            make_event("one", actors=["nobody"]),
+            make_event("two", speaker="ghost"),
+            make_event("three", position={"question": "unasked", "stance": "supports"}),
+            make_event("four", links={"in_response_to": ["never-happened"]}),
+            make_event("five", kind="correction", corrects="not-recorded"),
+        ],
+    )
+    with pytest.raises(IngestError) as caught:
+        ingest_paths(store, [ledger_dir])
+    found = {(p.event_id, p.field) for p in caught.value.problems}
+    assert ("one", "actors.0") in found
+    assert ("two", "speaker") in found
+    assert ("three", "position.question") in found
+    assert ("four", "links.in_response_to") in found
+    assert ("five", "corrects") in found
+
+
+def test_links_may_point_into_the_store_or_the_same_batch(store, ledger_dir):
+    write_events(ledger_dir / "a.yaml", make_event("request-a", "request"))
+    ingest_paths(store, [ledger_dir])
+    write_events(
+        ledger_dir / "b.yaml",
+        [make_event("decision-b", "policy_change", links={"in_response_to": ["request-a"]}),
+         make_event("reaction-c", links={"in_response_to": ["decision-b"]})],
+    )
+    assert len(ingest_paths(store, [ledger_dir]).appended) == 2
+
+
+def test_the_same_id_with_different_content_points_to_corrections(store, ledger_dir):
+    path = write_events(ledger_dir / "a.yaml", make_event("kirby-a"))
+    ingest_paths(store, [ledger_dir])
+    write_events(path, make_event("kirby-a", summary="A different summary."))
+    with pytest.raises(IngestError) as caught:
+        ingest_paths(store, [ledger_dir])
+    (problem,) = caught.value.problems
+    assert problem.event_id == "kirby-a" and "correction" in problem.reason
+    assert store.get("kirby-a").data["summary"] != "A different summary."
+
+
+def test_duplicate_ids_within_a_batch_are_refused(store, ledger_dir):
+    write_events(ledger_dir / "a.yaml", make_event("kirby-a"))
+    write_events(ledger_dir / "b.yaml", make_event("kirby-a", summary="Another."))
+    with pytest.raises(IngestError, match="problem"):
+        ingest_paths(store, [ledger_dir])
+    assert store.count() == 0
+
+
+def test_unreadable_files_and_missing_paths_are_problems_not_crashes(store, ledger_dir, tmp_path):
+    (ledger_dir / "broken.yaml").write_text("id: [unclosed\n")
+    with pytest.raises(IngestError) as caught:
+        ingest_paths(store, [ledger_dir, tmp_path / "absent"])
+    reasons = " ".join(p.reason for p in caught.value.problems)
+    assert "cannot read the file" in reasons and "no such file" in reasons
+
+
+def test_json_lines_files_hold_many_events(store, ledger_dir):
+    lines = "\n".join(json.dumps(make_event(f"kirby-{n}")) for n in range(20))
+    (ledger_dir / "many.jsonl").write_text(lines)
+    assert len(ingest_paths(store, [ledger_dir]).appended) == 20
