@@ -96,3 +96,32 @@ def test_the_backend_is_a_setting(db, monkeypatch):
 def test_reading_a_missing_database_is_a_clear_error(tmp_path):
     with pytest.raises(StoreError, match="no ledger database"):
         open_store(str(tmp_path / "absent.db"), create=False)
+
+
+def test_canonical_bytes_are_sorted_compact_json():
+    import json
+
+    from ledger.store import canonical_bytes
+
+    data = {"b": [1, "é", {"z": None, "a": True}], "a": "quote \u201cx\u201d"}
+    assert canonical_bytes(data) == json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def test_entry_ids_are_uuid5_of_the_slug():
+    import uuid
+
+    from ledger.store import LEDGER_NAMESPACE
+
+    assert entry_id("kirby-a") == uuid.uuid5(LEDGER_NAMESPACE, "kirby-a")
+
+
+def test_the_stored_state_is_canonical_json_the_library_can_decode(store, db):
+    from ledger.store import canonical_bytes
+
+    store.append([dump(make_event("kirby-a"))])
+    with sqlite3.connect(db) as raw:
+        (state,) = raw.execute("SELECT state FROM stored_events").fetchone()
+    import json
+
+    assert canonical_bytes(json.loads(state)) == state
+    assert json.loads(state)["event"]["id"] == "kirby-a"
