@@ -124,3 +124,16 @@ def test_json_lines_files_hold_many_events(store, ledger_dir):
     lines = "\n".join(json.dumps(make_event(f"kirby-{n}")) for n in range(20))
     (ledger_dir / "many.jsonl").write_text(lines)
     assert len(ingest_paths(store, [ledger_dir]).appended) == 20
+
+
+def test_in_memory_events_take_the_same_checks(store):
+    from conftest import ACTORS, DOCUMENTS, QUESTIONS
+    from ledger.ingest import ingest_dicts
+
+    registry = {"actor": ACTORS, "document": DOCUMENTS, "question": QUESTIONS}
+    report = ingest_dicts(store, [make_event("kirby-a"), make_event("kirby-b")], registry)
+    assert report.appended == ["kirby-a", "kirby-b"]
+    with pytest.raises(IngestError) as caught:
+        ingest_dicts(store, [make_event("kirby-c", occurred="soon")], registry, name="batch-7")
+    assert caught.value.problems[0].file == "batch-7" and caught.value.problems[0].field == "occurred"
+    assert store.count() == 2

@@ -188,6 +188,32 @@ def _links(data: dict[str, Any]) -> list[tuple[str, str]]:
     return found
 
 
+def validate_items(name: str, items: Sequence[Any], candidates: list[_Candidate], problems: list[IngestProblem]) -> None:
+    """Validate raw events from one file (or one in-memory batch), adding to ``candidates`` or ``problems``."""
+    for index, item in enumerate(items):
+        where = name if len(items) == 1 else f"{name}[{index}]"
+        if not isinstance(item, dict):
+            problems.append(IngestProblem(where, None, None, "an event must be a mapping of fields"))
+            continue
+        try:
+            event = event_adapter.validate_python(item)
+        except ValidationError as error:
+            problems.extend(_validation_problems(where, item, error))
+            continue
+        candidates.append(_Candidate(where, event.model_dump(mode="json", exclude_none=True)))
+
+
+def validate_registry(name: str, kind: str, content: Any, problems: list[IngestProblem]) -> list[tuple[str, str, dict]]:
+    """Validate one registry file's entries as (kind, id, data) triples."""
+    try:
+        models = REGISTRY_ADAPTERS[kind].validate_python(content or [])
+    except ValidationError as error:
+        for item in error.errors(include_url=False):
+            problems.append(IngestProblem(name, None, _field_path(item["loc"], None), item["msg"]))
+        return []
+    return [(kind, m.id, m.model_dump(mode="json", exclude_none=True)) for m in models]
+
+
 Progress = Callable[[int, int], None]
 """Called as ``progress(files_done, files_total)`` while files are read and validated."""
 
@@ -210,26 +236,10 @@ def read_batch(
             continue
         kind = registry_kind(path.name)
         if kind:
-            try:
-                models = REGISTRY_ADAPTERS[kind].validate_python(content or [])
-            except ValidationError as error:
-                for item in error.errors(include_url=False):
-                    problems.append(IngestProblem(name, None, _field_path(item["loc"], None), item["msg"]))
-                continue
-            registry_entries.extend((kind, m.id, m.model_dump(mode="json", exclude_none=True)) for m in models)
+            registry_entries.extend(validate_registry(name, kind, content, problems))
             continue
         items = content if isinstance(content, list) else [content]
-        for index, item in enumerate(items):
-            where = name if len(items) == 1 else f"{name}[{index}]"
-            if not isinstance(item, dict):
-                problems.append(IngestProblem(where, None, None, "an event must be a mapping of fields"))
-                continue
-            try:
-                event = event_adapter.validate_python(item)
-            except ValidationError as error:
-                problems.extend(_validation_problems(where, item, error))
-                continue
-            candidates.append(_Candidate(where, event.model_dump(mode="json", exclude_none=True)))
+        validate_items(name, items, candidates, problems)
     return candidates, registry_entries, problems, len(files)
 
 
@@ -245,6 +255,25 @@ def ingest_paths(
     """
     candidates, registry_entries, problems, file_count = read_batch(paths, progress)
     return ingest_events(store, candidates, registry_entries, problems, file_count)
+
+
+def ingest_dicts(
+    store: LedgerStore,
+    events: Sequence[dict[str, Any]],
+    registry: dict[str, Sequence[dict[str, Any]]] | None = None,
+    name: str = "<memory>",
+) -> IngestReport:
+    """Validate in-memory events (and registry entries by kind: actor, document, question), then append.
+
+    The same checks and the same all-or-nothing append as :func:`ingest_paths`.
+    """
+    problems: list[IngestProblem] = []
+    entries: list[tuple[str, str, dict]] = []
+    for kind, content in (registry or {}).items():
+        entries.extend(validate_registry(f"{name}:{kind}s", kind, list(content), problems))
+    candidates: list[_Candidate] = []
+    validate_items(name, list(events), candidates, problems)
+    return ingest_events(store, candidates, entries, problems)
 
 
 def ingest_events(
