@@ -270,7 +270,7 @@ def test_quotes_are_short_and_attributed():
             if source.quote:
                 if len(source.quote) > 200:
                     problems.append(f"{path}: sources[{i}] quote is longer than 200 characters")
-                if source.attribution not in ("on_record_official", "anonymous_official", "adversary_official"):
+                if source.attribution not in ("on_record_official", "on_record_expert", "anonymous_official", "adversary_official"):
                     problems.append(f"{path}: sources[{i}] quotes someone without saying who")
                 if source.attribution != "anonymous_official" and not source.speaker:
                     problems.append(f"{path}: sources[{i}] quote has no speaker")

@@ -41,7 +41,9 @@ Slug = Annotated[str, Field(pattern=SLUG_PATTERN, min_length=2, max_length=200)]
 KINDS = ("policy_change", "request", "statement", "battlefield", "aid_package", "correction")
 RESTRICTION_STATUSES = ("prohibited", "permitted", "conditional", "under_review")
 STANCES = ("supports", "opposes", "mixed", "undecided")
-ATTRIBUTIONS = ("on_record_official", "anonymous_official", "document", "journalist", "adversary_official")
+ATTRIBUTIONS = ("on_record_official", "anonymous_official", "document", "journalist", "adversary_official", "on_record_expert")
+QUALIFIERS = ("exact", "about", "nearly", "up_to", "at_least")
+Qualifier = Literal["exact", "about", "nearly", "up_to", "at_least"]
 
 RestrictionStatus = Literal["prohibited", "permitted", "conditional", "under_review"]
 Stance = Literal["supports", "opposes", "mixed", "undecided"]
@@ -85,8 +87,11 @@ class Source(Model):
     published: date = Field(description="Publication date of the source")
     quote: str | None = Field(None, description="Verbatim words of an official or actor, as printed")
     attribution: Literal[
-        "on_record_official", "anonymous_official", "document", "journalist", "adversary_official"
-    ] = Field(description="Who the source attributes the fact to")
+        "on_record_official", "anonymous_official", "document", "journalist", "adversary_official", "on_record_expert"
+    ] = Field(
+        description="Who the source attributes the fact to: a named official, anonymous officials, a document, "
+        "the journalist, an adversary official, or a named non-official expert (analyst, former official)"
+    )
     speaker: Slug | None = Field(None, description="Actor id of a named speaker (on-record or adversary official)")
     count: int | None = Field(None, ge=1, description="How many anonymous officials, when stated")
     reliability: Literal["A", "B", "C", "D", "E", "F"] | None = Field(
@@ -100,8 +105,8 @@ class Source(Model):
     def _document_or_url(self) -> Source:
         if not (self.document or self.url):
             raise ValueError("a source needs a document id or a url")
-        if self.attribution == "on_record_official" and not self.speaker:
-            raise ValueError("an on-record official source needs a speaker")
+        if self.attribution in ("on_record_official", "on_record_expert") and not self.speaker:
+            raise ValueError(f"an {self.attribution.replace('_', '-')} source needs a speaker")
         return self
 
 
@@ -202,6 +207,7 @@ class Statement(Envelope):
 class Size(Model):
     value: Decimal = Field(gt=0)
     unit: Literal["sq_km", "sq_mi", "settlements"]
+    qualifier: Qualifier = Field("exact", description="How the source hedges the figure: 'nearly 500' is nearly")
 
 
 class TerritoryClaim(Model):
@@ -221,7 +227,7 @@ class Battlefield(Envelope):
 class Value(Model):
     amount: Decimal = Field(ge=0)
     currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
-    qualifier: Literal["exact", "up_to", "about", "at_least"] = "exact"
+    qualifier: Qualifier = Field("exact", description="How the announcement hedges the value: 'up to $125 million' is up_to")
 
 
 class AidPackage(Envelope):
