@@ -1,0 +1,344 @@
+"""Commands that travel in time: replay, audit, diff, timeline.
+
+Each parses its options, calls one function of :mod:`ledger.timetravel`, and
+formats the result (rich tables, JSON exactly as the API returns it, Markdown).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ledger import timetravel as api
+from ledger.cli.output import UserError, console, db_option, emit_json, format_option, markdown_table, table, user_errors
+from ledger.ingest import IngestError, ingest_paths
+from ledger.store import LedgerStore, open_store
+
+FORMATS = ("table", "json", "markdown")
+BUNDLED_EVENTS = Path("events")
+
+as_of_help = "Valid time: the state in effect in the world on this date (YYYY-MM-DD)."
+known_at_help = "Public time: use only what had been reported by this date (default: everything)."
+
+
+def open_ledger(db: str) -> LedgerStore:
+    """Open the ledger; when there is none yet and ./events exists, build it from ./events first."""
+    if not Path(db).exists() and BUNDLED_EVENTS.is_dir():
+        click.echo(f"no ledger at {db}: building it from ./{BUNDLED_EVENTS} first", err=True)
+        try:
+            with open_store(db) as store:
+                report = ingest_paths(store, [BUNDLED_EVENTS])
+        except IngestError as error:
+            Path(db).unlink(missing_ok=True)
+            raise UserError(f"cannot build {db} from ./{BUNDLED_EVENTS}: {error.problems[0]} ({error})") from None
+        click.echo(f"appended {len(report.appended)} event(s) into {db}", err=True)
+    return open_store(db, create=False)
+
+
+def keyed_table(title: str | None, columns: list[str], rows: list[list[Any]]) -> Any:
+    """A rich table whose first column (the id) is never wrapped, so ids can be copied whole."""
+    result = table(title, columns, rows)
+    result.columns[0].no_wrap = True
+    return result
+
+
+def emit_tables(sections: list[tuple[str, list[str], list[list[Any]]]], fmt: str, heading: str) -> None:
+    """Print titled tables as rich tables or Markdown."""
+    if fmt == "markdown":
+        parts = [f"# {heading}"]
+        for title, columns, rows in sections:
+            parts.append(f"## {title}\n\n" + (markdown_table(columns, rows) if rows else "(none)"))
+        click.echo("\n\n".join(parts))
+        return
+    out = console()
+    out.print(heading, markup=False, highlight=False)
+    for title, columns, rows in sections:
+        if rows:
+            out.print(keyed_table(title, columns, rows))
+        else:
+            out.print(f"{title}: (none)", markup=False, highlight=False)
+
+
+# --- how results read in tables -----------------------------------------------------------
+
+
+def flags(state: dict[str, Any]) -> str:
+    """``certain`` or ``possible``, plus ``disputed`` when accounts disagree."""
+    return state["certainty"] + (", disputed" if state.get("disputed") else "")
+
+
+def joined(values: list[str] | None) -> str:
+    return "; ".join(values or [])
+
+
+HEDGES = {"up_to": "up to ", "about": "about ", "nearly": "nearly ", "at_least": "at least "}
+
+
+def money(value: dict[str, Any]) -> str:
+    """An aid value as people read it: ``up to 125,000,000 USD``."""
+    if value.get("amount") is None:
+        return ""
+    return f"{HEDGES.get(value.get('qualifier') or '', '')}{value['amount']:,} {value.get('currency') or ''}".strip()
+
+
+def area_size(size: dict[str, Any]) -> str:
+    """A territory's size as people read it: ``nearly 500 sq_mi``."""
+    if size.get("value") is None:
+        return ""
+    return f"{HEDGES.get(size.get('qualifier') or '', '')}{size['value']:,} {size.get('unit') or ''}".strip()
+
+
+PROJECTION_COLUMNS: dict[str, list[tuple[str, Any]]] = {
+    "restrictions": [
+        ("restriction", lambda s: s["id"]),
+        ("status", lambda s: s["status"]),
+        ("since", lambda s: s["since_text"]),
+        ("certainty", flags),
+        ("conditions", lambda s: joined(s["conditions"])),
+        ("weapons / area / targets", lambda s: " | ".join(filter(None, [joined(s["weapons"]), s["area"], joined(s["targets"])]))),
+        ("events", lambda s: len(s["events"])),
+    ],
+    "aid_packages": [
+        ("package", lambda s: s["id"]),
+        ("announced", lambda s: s["announced_text"]),
+        ("authority", lambda s: " ".join(filter(None, [s["authority"], s["tranche"]]))),
+        ("value", lambda s: money(s["value"])),
+        ("measure / status", lambda s: f"{s['measure']} / {s['status']}"),
+        ("certainty", flags),
+        ("items", lambda s: joined(s["items"])),
+    ],
+    "positions": [
+        ("actor", lambda s: s["actor"]),
+        ("question", lambda s: s["question"]),
+        ("stance", lambda s: s["stance"]),
+        ("since", lambda s: s["since_text"]),
+        ("certainty", flags),
+        ("quote", lambda s: s["quote"]),
+    ],
+    "territory": [
+        ("area", lambda s: s["area"]),
+        ("holder", lambda s: s["holder"]),
+        ("size", lambda s: area_size(s["size"])),
+        ("since", lambda s: s["since_text"]),
+        ("certainty", flags),
+    ],
+}
+HEADLINE = {
+    "restrictions": lambda s: s["status"],
+    "aid_packages": lambda s: f"{s['status']} {s['measure']} {money(s['value'])}".strip(),
+    "positions": lambda s: s["stance"],
+    "territory": lambda s: f"{s['holder']} {area_size(s['size'])}".strip(),
+}
+AUDIT_COLUMNS = ["#", "occurred", "event", "summary", "state after", "sources", "links"]
+DIFF_COLUMNS = ["projection", "id", "change", "field", "before", "after"]
+TIMELINE_COLUMNS = ["occurred", "reported", "kind", "id", "summary"]
+
+
+def rows_for(name: str, states: list[dict[str, Any]]) -> list[list[Any]]:
+    """Table rows for one projection's states."""
+    return [[cell(state) for _, cell in PROJECTION_COLUMNS[name]] for state in states]
+
+
+def replay_heading(result: dict[str, Any]) -> str:
+    """One line saying on which three time axes the replay answers."""
+    known = f"known at {result['known_at']}" if result["known_at"] else "knowing everything reported"
+    recorded = f"as recorded before {result['recorded_before']}" if result["recorded_before"] else "as recorded now"
+    return f"As of {result['as_of']}, {known}, {recorded} ({result['event_count']} events)"
+
+
+def source_line(source: dict[str, Any]) -> str:
+    who = source.get("speaker") or source["attribution"].replace("_", " ")
+    return f"{source['outlet']} {source['published']} ({who})"
+
+
+def link_line(link: dict[str, Any], step_event: str) -> str:
+    via = f" (via {link['via']})" if link["via"] != step_event else ""
+    return f"{link['relation']}: {link['event']}{via}"
+
+
+def audit_rows(result: dict[str, Any]) -> list[list[Any]]:
+    """One row per audit step."""
+    headline = HEADLINE[result["kind"]]
+    return [
+        [
+            number,
+            f"{step['occurred']} ({step['precision']})",
+            f"{step['event']} [{step['kind']}]" + (" (alternative account)" if step["role"] != "account" else ""),
+            step["summary"],
+            f"{headline(step['state_after'])} ({flags(step['state_after'])})",
+            "\n".join(source_line(source) for source in step["sources"]),
+            "\n".join(link_line(link, step["event"]) for link in step["links"]),
+        ]
+        for number, step in enumerate(result["steps"], start=1)
+    ]
+
+
+def audit_markdown(result: dict[str, Any]) -> str:
+    """An audit as Markdown notes: one section per step, sources quoted."""
+    headline = HEADLINE[result["kind"]]
+    parts = [f"# Audit of {result['kind']} `{result['entity']}`"]
+    for number, step in enumerate(result["steps"], start=1):
+        lines = [f"## {number}. {step['occurred']} ({step['precision']}): `{step['event']}` ({step['kind']})", "", step["summary"], ""]
+        lines.append(f"State after: **{headline(step['state_after'])}** ({flags(step['state_after'])})")
+        lines += [""] + [f"- {source_line(s)}" + (f": \"{s['quote']}\"" if s.get("quote") else "") for s in step["sources"]]
+        if step["links"]:
+            lines += ["", "Linked: " + ", ".join(f"{link['relation']} `{link['event']}` ({link['occurred']})" for link in step["links"])]
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
+def diff_rows(result: dict[str, Any]) -> list[list[Any]]:
+    """One row per added or removed entity, and per changed field."""
+    rows: list[list[Any]] = []
+    for name in PROJECTION_COLUMNS:
+        changes = result.get(name)
+        if not changes:
+            continue
+        headline = HEADLINE[name]
+        rows += [[name, state["id"], "added", "", "", headline(state)] for state in changes["added"]]
+        rows += [[name, state["id"], "removed", "", headline(state), ""] for state in changes["removed"]]
+        for change in changes["changed"]:
+            for field in change["fields"]:
+                rows.append([name, change["id"], "changed", field, change["before"][field], change["after"][field]])
+            if not change["fields"]:
+                rows.append([name, change["id"], "new events", "", "", ", ".join(change["new_events"])])
+    return rows
+
+
+@click.command()
+@click.option("--as-of", required=True, help=as_of_help)
+@click.option("--known-at", help=known_at_help)
+@click.option("--recorded-before", help="System time: only what the ledger held before this store position (or ISO timestamp) was appended.")
+@click.option("--only", help="Comma-separated projections: restrictions,aid,positions,territory (default: all).")
+@format_option(FORMATS)
+@db_option
+@user_errors(api.UnknownProjection)
+def replay(as_of: str, known_at: str | None, recorded_before: str | None, only: str | None, fmt: str, db: str) -> None:
+    """The state of every restriction, aid package, position and territory on a date.
+
+    Each row says whether it is certain or only possible (an event whose
+    uncertain date straddles the as-of date) and whether accounts dispute it.
+    With no ledger.db yet, replay first builds it from ./events.
+
+    \b
+    Examples:
+      ledger replay --as-of 2024-05-20                     could Ukraine strike Belgorod?
+      ledger replay --as-of 2024-05-31 --known-at 2024-05-29
+                                                           what was public on May 29 about May 31
+      ledger replay --as-of 2024-08-20 --only restrictions,aid
+      ledger replay --as-of 2024-06-01 --recorded-before 40 --format json
+      ledger replay --as-of 2024-06-01 --format markdown > state.md
+    """
+    position_or_time = int(recorded_before) if recorded_before and recorded_before.isdigit() else recorded_before
+    with open_ledger(db) as store:
+        result = api.replay(store, as_of, known_at, position_or_time, only)
+    if fmt == "json":
+        emit_json(result)
+        return
+    sections = [
+        (name.replace("_", " "), [header for header, _ in PROJECTION_COLUMNS[name]], rows_for(name, result[name]))
+        for name in PROJECTION_COLUMNS
+        if name in result
+    ]
+    emit_tables(sections, fmt, replay_heading(result))
+
+
+@click.command()
+@click.argument("entity")
+@click.option("--as-of", help="Audit the state on this date (default: as things stand).")
+@click.option("--known-at", help=known_at_help)
+@format_option(FORMATS)
+@db_option
+@user_errors(api.UnknownEntity)
+def audit(entity: str, as_of: str | None, known_at: str | None, fmt: str, db: str) -> None:
+    """How an entity's state was reached, step by step, with sources and links.
+
+    ENTITY is a restriction id, an aid package id, a position (ACTOR:QUESTION)
+    or a territory id. Each step shows the event, its date and precision, its
+    sources (outlet, date, attribution, quote), the state after it, and the
+    events it answers or belongs to (request, recommendation, decision, effect).
+
+    \b
+    Examples:
+      ledger audit atacms-long-range-strikes-inside-russia --as-of 2024-08-20
+      ledger audit us-weapons-strikes-inside-russia --known-at 2024-05-29 --format markdown
+      ledger audit kursk-incursion-zone --format json
+    """
+    with open_ledger(db) as store:
+        result = api.audit(store, entity, as_of, known_at)
+    if fmt == "json":
+        emit_json(result)
+    elif fmt == "markdown":
+        click.echo(audit_markdown(result))
+    else:
+        title = f"{result['kind']} {result['entity']}: {len(result['steps'])} step(s)"
+        console().print(keyed_table(title, AUDIT_COLUMNS, audit_rows(result)))
+
+
+@click.command()
+@click.argument("dates", nargs=-1, metavar="[FROM TO]")
+@click.option("--as-of", help="With --known-at and --vs-known-at: the date whose knowledge is compared.")
+@click.option("--known-at", help="Public time of both sides (FROM TO), or of the first side (--as-of).")
+@click.option("--vs-known-at", help="With --as-of: the public time to compare --known-at against.")
+@format_option(FORMATS)
+@db_option
+@user_errors()
+def diff(dates: tuple[str, ...], as_of: str | None, known_at: str | None, vs_known_at: str | None, fmt: str, db: str) -> None:
+    """What changed between two dates, or between two states of knowledge.
+
+    \b
+    Examples:
+      ledger diff 2024-05-20 2024-06-01                    what changed in the world
+      ledger diff 2024-05-20 2024-06-01 --known-at 2024-05-31
+      ledger diff --as-of 2024-05-31 --known-at 2024-05-29 --vs-known-at 2024-06-05
+                                                           what became known about May 31
+    """
+    if vs_known_at or as_of:
+        if dates or not (as_of and known_at and vs_known_at):
+            raise UserError("compare knowledge with --as-of D --known-at K1 --vs-known-at K2 (and no FROM TO)")
+    elif len(dates) != 2:
+        raise UserError("give two dates, FROM and TO (or --as-of D --known-at K1 --vs-known-at K2)")
+    with open_ledger(db) as store:
+        if as_of:
+            result = api.diff_known(store, as_of, known_at, vs_known_at)  # type: ignore[arg-type]
+            heading = f"Known about {result['as_of']}: at {result['known_at']} vs at {result['vs_known_at']}"
+        else:
+            result = api.diff(store, dates[0], dates[1], known_at)
+            heading = f"Changes from {result['from']} to {result['to']}" + (f", as known at {known_at}" if known_at else "")
+    if fmt == "json":
+        emit_json(result)
+        return
+    emit_tables([("changes", DIFF_COLUMNS, diff_rows(result))], fmt, heading)
+
+
+@click.command()
+@click.argument("entity", required=False)
+@format_option(FORMATS)
+@db_option
+@user_errors(api.UnknownEntity)
+def timeline(entity: str | None, fmt: str, db: str) -> None:
+    """The dated events, one line each, in the order they occurred.
+
+    With ENTITY, only the events that tell its story: those that set its state,
+    their corrections and alternative accounts, requests naming it, and the
+    events they link back to.
+
+    \b
+    Examples:
+      ledger timeline
+      ledger timeline us-weapons-strikes-inside-russia
+      ledger timeline kursk-incursion-zone --format markdown
+    """
+    with open_ledger(db) as store:
+        rows = api.timeline(store, entity)
+    if fmt == "json":
+        emit_json(rows)
+        return
+    columns = TIMELINE_COLUMNS + (["relation"] if entity else [])
+    cells = [[row.get(column) for column in columns] for row in rows]
+    emit_tables([(f"{len(rows)} event(s)", columns, cells)], fmt, f"Timeline of {entity}" if entity else "Timeline")
+
+
+COMMANDS = [replay, audit, diff, timeline]

@@ -1,0 +1,153 @@
+"""The generic fold: group an entity's accounts into units, apply them in date order, read the state at a date.
+
+A *unit* is one event, or a group of alternative accounts of one fact. Units
+apply in the order of their lead account's date span (earliest, latest, id);
+a unit applies at ``as_of`` D when its earliest date is on or before D. So the
+units applied at D are always a prefix of the sorted list, which is what lets
+:mod:`ledger.projections.history` sweep dates incrementally.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date
+from typing import Any, NamedTuple
+
+from ledger.dates import OPEN_START
+from ledger.projections.base import Account, EntityView, Projection
+from ledger.projections.visibility import Resolved, alternative_groups
+
+
+NO_FIELDS: frozenset[str] = frozenset()
+
+
+class Unit:
+    """One fact as the entity sees it: a single account, or alternative accounts of it (sorted by date).
+
+    - ``lead``: the earliest-dated account (tie: smallest id); its date and effect are the unit's;
+    - ``latest``: the latest date any account allows (until then the fact may still be ahead);
+    - ``dispute_until``: the last account's earliest date (until then accounts disagree on whether it happened);
+    - ``differing``: the fields on which the accounts disagree (one giving a field another lacks counts);
+    - ``dates``: the days on which the unit can change a state (each account's earliest and latest);
+    - ``signature``: equal for equal units (same accounts, same amendments, same order).
+    """
+
+    __slots__ = ("members", "lead", "start", "sort_key", "latest", "dispute_until", "differing", "member_ids", "signature", "dates")
+
+    def __init__(self, members: tuple[Account, ...]) -> None:
+        self.members = members
+        self.lead = members[0]
+        self.sort_key = self.lead.sort_key
+        self.start = self.sort_key[0]
+        self.member_ids = tuple(member.id for member in members)
+        self.signature = (self.sort_key, tuple((member.id, member.version) for member in members))
+        spans = [member.span for member in members]
+        self.dates = frozenset([span.earliest for span in spans] + [span.latest for span in spans])
+        self.latest = max(span.latest for span in spans)
+        self.dispute_until = max(span.earliest for span in spans)
+        self.differing = differing_fields([member.effect for member in members]) if len(members) > 1 else NO_FIELDS
+
+    def __repr__(self) -> str:
+        return f"Unit({', '.join(self.member_ids)})"
+
+
+def differing_fields(effects: list[dict[str, Any]]) -> frozenset[str]:
+    """The fields whose values are not the same in every effect."""
+    names = set().union(*effects)
+    return frozenset(name for name in names if len({repr(effect.get(name)) for effect in effects}) > 1)
+
+
+class Folded(NamedTuple):
+    """The state after applying a prefix of units (``count`` of them, made of the ``events``)."""
+
+    fields: dict[str, Any]
+    since: Account | None = None
+    open_disputes: frozenset[str] = frozenset()
+    dispute_until: date = OPEN_START
+    latest: date = OPEN_START
+    count: int = 0
+    events: tuple[str, ...] = ()
+
+
+EMPTY = Folded({})
+
+
+def apply_unit(folded: Folded, unit: Unit, tracked: str | None) -> Folded:
+    """The state after one more unit: its lead's fields replace, its dispute opens or a later fact closes one."""
+    effect = unit.lead.effect
+    fields = {**folded.fields, **effect}
+    since = folded.since
+    if tracked in effect and (since is None or folded.fields.get(tracked) != effect[tracked]):
+        since = unit.lead
+    return Folded(
+        fields=fields,
+        since=since,
+        open_disputes=(folded.open_disputes - effect.keys()) | unit.differing,
+        dispute_until=max(folded.dispute_until, unit.dispute_until),
+        latest=max(folded.latest, unit.latest),
+        count=folded.count + 1,
+        events=folded.events + unit.member_ids,
+    )
+
+
+def fold(units: Sequence[Unit], tracked: str | None, start: Folded = EMPTY) -> Folded:
+    """Apply ``units`` in order, from ``start``."""
+    folded = start
+    for unit in units:
+        folded = apply_unit(folded, unit, tracked)
+    return folded
+
+
+def render(projection: Projection, key: str, units: Sequence[Unit], folded: Folded, as_of: date) -> dict[str, Any]:
+    """The entity's JSON at ``as_of``, given the units applied by then and their fold."""
+    view = EntityView(
+        key=key,
+        fields=folded.fields,
+        first=units[0].lead,
+        since=folded.since,
+        events=list(folded.events),
+        certainty="possible" if folded.latest > as_of else "certain",
+        disputed=bool(folded.open_disputes) or as_of < folded.dispute_until,
+    )
+    return projection.render(view)
+
+
+def applied_count(units: Sequence[Unit], as_of: date) -> int:
+    """How many units apply at ``as_of`` (they are a prefix: units are sorted by start)."""
+    count = 0
+    while count < len(units) and units[count].start <= as_of:
+        count += 1
+    return count
+
+
+def state_of_units(projection: Projection, key: str, units: Sequence[Unit], as_of: date) -> dict[str, Any] | None:
+    """The entity at ``as_of`` from its sorted units, or None when nothing applies yet."""
+    count = applied_count(units, as_of)
+    if not count:
+        return None
+    return render(projection, key, units, fold(units[:count], projection.tracked), as_of)
+
+
+def build_units(
+    projection: Projection, resolved: dict[str, Resolved], groups: dict[str, str] | None = None
+) -> dict[str, list[Unit]]:
+    """The sorted units of every entity of ``projection`` among resolved events.
+
+    Alternative accounts are grouped across all resolved events (``groups``, from
+    :func:`alternative_groups`, when already computed); an account that says
+    nothing about an entity does not count for it.
+    """
+    groups = alternative_groups(resolved) if groups is None else groups
+    members: dict[tuple[str, str], list[Account]] = defaultdict(list)
+    for event_id, item in resolved.items():
+        key = projection.key(item.data)
+        if key is not None:
+            members[(key, groups.get(event_id, event_id))].append(projection.account(item.data, item.amendments))
+    by_entity: dict[str, list[Unit]] = defaultdict(list)
+    for (key, _), accounts in members.items():
+        by_entity[key].append(Unit(tuple(sorted(accounts, key=lambda account: account.sort_key))))
+    for units in by_entity.values():
+        units.sort(key=lambda unit: unit.sort_key)
+    return dict(by_entity)
+

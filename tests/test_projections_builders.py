@@ -1,0 +1,166 @@
+"""Small synthetic events for the time-travel tests, and a hypothesis strategy for random ledgers.
+
+Every builder returns a validated event dict, as the store holds it. This
+module holds no tests; the projection and time-travel tests import it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from hypothesis import strategies as st
+
+from conftest import make_event
+from ledger.events import parse_event
+
+QUESTION = "strikes-inside-russia"
+START = date(2024, 5, 1)
+
+
+def day(offset: int) -> str:
+    """The ISO day ``offset`` days after 2024-05-01."""
+    return (START + timedelta(days=offset)).isoformat()
+
+
+def event(event_id: str, kind: str, occurred: str, reported: str | None = None, **fields: Any) -> dict[str, Any]:
+    """A validated event of ``kind``; reported defaults to the last day ``occurred`` allows, else occurred."""
+    data = make_event(event_id, kind, occurred=occurred, reported=reported or default_reported(occurred), **fields)
+    return parse_event(data).to_dict()
+
+
+def default_reported(occurred: str) -> str:
+    from ledger.dates import OPEN_END, parse_edtf
+
+    span = parse_edtf(occurred)
+    return (span.latest if span.latest != OPEN_END else span.earliest).isoformat()
+
+
+def change(event_id: str, restriction: str, status: str, occurred: str, reported: str | None = None, **fields: Any) -> dict[str, Any]:
+    """A policy change setting ``restriction`` to ``status``; extra fields go into the restriction."""
+    stage = fields.pop("stage", None)
+    links = fields.pop("links", None)
+    extra = {"stage": stage} if stage else {}
+    if links:
+        extra["links"] = links
+    payload = {"id": restriction, "status": status, "issuer": "us", "restricted": "ukraine", **fields}
+    return event(event_id, "policy_change", occurred, reported, restriction=payload, **extra)
+
+
+def stance(event_id: str, speaker: str, position: str, occurred: str, reported: str | None = None, **fields: Any) -> dict[str, Any]:
+    """A statement by ``speaker`` taking ``position`` on the strikes question."""
+    return event(event_id, "statement", occurred, reported, speaker=speaker, actors=[speaker], position={"question": QUESTION, "stance": position}, **fields)
+
+
+def claim(event_id: str, area: str, holder: str, occurred: str, reported: str | None = None, size: int | None = None, **fields: Any) -> dict[str, Any]:
+    """A battlefield event claiming ``holder`` holds ``area`` (of ``size`` sq km)."""
+    territory = {"area": area, "holder": holder, **({"size": {"value": str(size), "unit": "sq_km"}} if size else {})}
+    return event(event_id, "battlefield", occurred, reported, territory=territory, **fields)
+
+
+def package(event_id: str, package_id: str, occurred: str, reported: str | None = None, **fields: Any) -> dict[str, Any]:
+    """An aid package event."""
+    return event(event_id, "aid_package", occurred, reported, package=package_id, **fields)
+
+
+def retraction(event_id: str, target: str, reported: str) -> dict[str, Any]:
+    """A correction retracting ``target``, made public on ``reported``."""
+    return event(event_id, "correction", reported, reported, corrects=target, action="retract", reason="misreported")
+
+
+def amendment(event_id: str, target: str, reported: str, **amended: Any) -> dict[str, Any]:
+    """A correction amending ``target``'s fields, made public on ``reported``."""
+    return event(event_id, "correction", reported, reported, corrects=target, action="amend", amended=amended, reason="better sources")
+
+
+def alternative_of(data: dict[str, Any], *others: str) -> dict[str, Any]:
+    """The event, marked as an alternative account of ``others``."""
+    return parse_event({**data, "links": {**data.get("links", {}), "alternative_account_of": list(others)}}).to_dict()
+
+
+# --- random ledgers -------------------------------------------------------------------------
+
+STATUSES = ("prohibited", "permitted", "conditional", "under_review")
+STANCES = ("supports", "opposes", "mixed", "undecided")
+
+
+@st.composite
+def occurred_texts(draw: st.DrawFn) -> str:
+    """An EDTF date in May 2024: a day, approximate, a month, an interval, one of two days or an open start."""
+    first = draw(st.integers(0, 20))
+    second = first + draw(st.integers(1, 6))
+    form = draw(st.sampled_from(["day", "day", "day", "approximate", "uncertain", "month", "interval", "one_of", "open_start"]))
+    return {
+        "day": day(first),
+        "approximate": day(first) + "~",
+        "uncertain": day(first) + "?",
+        "month": "2024-05",
+        "interval": f"{day(first)}/{day(second)}",
+        "one_of": f"[{day(first)},{day(second)}]",
+        "open_start": f"../{day(first)}",
+    }[form]
+
+
+@st.composite
+def fact(draw: st.DrawFn, event_id: str) -> dict[str, Any]:
+    """A random restriction change, stance, territory claim or aid package event."""
+    occurred = draw(occurred_texts())
+    reported = day(draw(st.integers(0, 26)))
+    what = draw(st.sampled_from(["change", "stance", "claim", "package"]))
+    if what == "change":
+        fields = {"effective": day(draw(st.integers(0, 24)))} if draw(st.booleans()) and draw(st.booleans()) else {}
+        if draw(st.booleans()):
+            fields["conditions"] = [draw(st.sampled_from(["near Kharkiv", "counter-fire only"]))]
+        return change(event_id, draw(st.sampled_from(["r1", "r2"])), draw(st.sampled_from(STATUSES)), occurred, reported, **fields)
+    if what == "stance":
+        return stance(event_id, draw(st.sampled_from(["kirby", "biden"])), draw(st.sampled_from(STANCES)), occurred, reported)
+    if what == "claim":
+        size = draw(st.sampled_from([None, 100, 350, 1000]))
+        return claim(event_id, draw(st.sampled_from(["zone-a", "zone-b"])), draw(st.sampled_from(["ukraine", "us"])), occurred, reported, size)
+    status = draw(st.sampled_from(["proposed", "approved", "announced", "delivered"]))
+    return package(event_id, draw(st.sampled_from(["p1", "p2"])), occurred, reported, status=status)
+
+
+def amended_fields(draw: st.DrawFn, target: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Fields an amendment of ``target`` might change: its date, what it says, or which account it is an alternative to."""
+    others = [e["id"] for e in events if e["kind"] != "correction" and e["id"] != target["id"]]
+    if others and draw(st.integers(0, 5)) == 0:
+        return {"links": {"alternative_account_of": [draw(st.sampled_from(others))]}}
+    if draw(st.booleans()):
+        return {"occurred": draw(occurred_texts())}
+    kind = target["kind"]
+    if kind == "policy_change":
+        return {"restriction": {"status": draw(st.sampled_from(STATUSES))}}
+    if kind == "statement":
+        return {"position": {"stance": draw(st.sampled_from(STANCES))}}
+    if kind == "battlefield":
+        return {"territory": {"holder": draw(st.sampled_from(["ukraine", "us"]))}}
+    return {"status": draw(st.sampled_from(["approved", "delivered"]))}
+
+
+@st.composite
+def ledgers(draw: st.DrawFn, max_events: int = 14, corrections: bool = True, alternatives: bool = True) -> list[dict[str, Any]]:
+    """A random set of events: facts, and (optionally) corrections and alternative accounts of earlier ones."""
+    events: list[dict[str, Any]] = []
+    for index in range(draw(st.integers(1, max_events))):
+        event_id = f"e{index:02d}"
+        roll = draw(st.integers(0, 9))
+        if corrections and events and roll < 2:
+            target = draw(st.sampled_from(events))
+            reported = day(draw(st.integers(0, 26)))
+            if target["kind"] == "correction" or draw(st.booleans()):
+                events.append(retraction(event_id, target["id"], reported))
+            else:
+                events.append(amendment(event_id, target["id"], reported, **amended_fields(draw, target, events)))
+            continue
+        data = draw(fact(event_id))
+        facts = [e["id"] for e in events if e["kind"] != "correction"]
+        if alternatives and facts and roll == 9:
+            data = alternative_of(data, draw(st.sampled_from(facts)))
+        events.append(data)
+    return events
+
+
+def query_days() -> st.SearchStrategy[date]:
+    """As-of and known-at dates around May 2024."""
+    return st.integers(-2, 40).map(lambda offset: START + timedelta(days=offset))
