@@ -1,0 +1,152 @@
+"""Entity histories the projector can extend batch by batch instead of recomputing.
+
+:func:`ledger.projections.history.history` sweeps an entity's events in
+reported order, known-time slice by slice. When a new batch brings events
+reported *after* everything the entity has seen (the usual case: news arrives
+in order), that sweep can simply go on from where it stopped: the rows it
+already closed stay closed, and only the new slices need work.
+:class:`EntityHistory` keeps the sweep between batches to do exactly that, and
+gives the same rows as :func:`~ledger.projections.history.history` over all the
+events (a test checks it on every projection). An event reported on or before
+the last seen date needs the whole sweep again: the caller starts a new one.
+
+:class:`HistoryCache` keeps the sweeps of recently touched entities, up to a
+budget of events held, so memory stays bounded on large ledgers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from itertools import groupby
+from typing import Any
+
+from ledger.dates import OPEN_START
+from ledger.projections.base import EntityKey
+from ledger.projections.fold import Unit, build_units
+from ledger.projections.history import RowBook, ValidSweep, Version
+from ledger.projections.state import PROJECTIONS
+from ledger.projections.visibility import AmendmentCache, resolve
+
+DEFAULT_BUDGET = int(os.environ.get("LEDGER_HISTORY_BUDGET", "50000"))
+"""Events the cache may hold across all entities before it forgets the least recently used.
+
+A kept event costs about 8 KB of memory (the event, and its share of the
+history's folds and rendered states); a history that was forgotten is recomputed from all its events
+the next time it is touched. Set ``LEDGER_HISTORY_BUDGET`` to trade memory for speed.
+"""
+
+
+def _reported_then_id(data: dict[str, Any]) -> tuple[str, str]:
+    return (data["reported"], data["id"])
+
+
+class EntityHistory:
+    """One entity's bitemporal history, resumable while events arrive in reported order."""
+
+    def __init__(self, entity: EntityKey) -> None:
+        self.entity = EntityKey(*entity)
+        self.projection = PROJECTIONS[self.entity.projection]
+        self.sweep = ValidSweep(self.projection, self.entity.key)
+        self.book = RowBook()
+        self.seen: list[dict[str, Any]] = []
+        self.ids: set[str] = set()
+        self.linked: set[str] = set()  # ids touched by a correction or an alternative account
+        self.cache: AmendmentCache = {}
+        self.last_reported = ""
+
+    @property
+    def size(self) -> int:
+        return len(self.seen)
+
+    def accepts(self, events: Iterable[dict[str, Any]]) -> bool:
+        """True when every event was reported after everything seen so far (the sweep can go on)."""
+        return all(data["reported"] > self.last_reported for data in events)
+
+    def add(self, events: Iterable[dict[str, Any]]) -> HistoryDelta:
+        """Extend the history with events reported after everything seen (see :meth:`accepts`); return what changed."""
+        seen_until = self.last_reported
+        events = sorted(events, key=_reported_then_id)
+        for data in events:
+            self.ids.add(data["id"])
+            if data["kind"] == "correction":
+                self.linked.update((data["id"], data["corrects"]))
+            for other in (data.get("links") or {}).get("alternative_account_of", []):
+                self.linked.update((data["id"], other))
+        key, projection = self.entity.key, self.projection
+        for reported, slice_ in groupby(events, key=lambda data: data["reported"]):
+            slice_ = list(slice_)
+            self.seen.extend(slice_)
+            before = self.sweep.segments
+            if not any(data["id"] in self.linked for data in slice_):
+                first = self.sweep.add([Unit((projection.account(data),)) for data in slice_ if projection.key(data) == key])
+            else:
+                first = self.sweep.replace(build_units(projection, resolve(self.seen, self.cache)).get(key, []))
+            if first is not None:
+                self.book.advance(before, self.sweep.segments, first, date.fromisoformat(reported))
+            self.last_reported = reported
+        return self._delta(date.fromisoformat(seen_until) if seen_until else OPEN_START)
+
+    def _delta(self, seen_until: date) -> HistoryDelta:
+        """What :meth:`add` changed, given the last reported date seen before it.
+
+        A row opened on or before that date was already known-now in the read
+        model: if it closed, it ended. Every row closed since, and every row
+        opened after that date, is new. Closed rows are handed over and
+        forgotten (they never change while the history is extended); on a new
+        history ``added`` is the whole history.
+        """
+        book = RowBook()
+        book.rows, self.book.rows = self.book.rows, []
+        ended = [row_dates((segment.start, segment.end), opened) for segment, opened, _ in book.rows if opened <= seen_until]
+        book.rows += [(segment, opened, None) for segment, opened in self.book.open.values() if opened > seen_until]
+        return HistoryDelta(ended=ended, added=book.versions(self.entity))
+
+
+RowDates = tuple[str | None, str | None, str | None]
+"""A known-now row's (valid_from, valid_to, known_from), as the read model writes them."""
+
+
+def row_dates(dates: tuple[date, date | None], opened: date) -> RowDates:
+    start, end = dates
+    return (None if start == OPEN_START else start.isoformat(), None if end is None else end.isoformat(), opened.isoformat())
+
+
+@dataclass(frozen=True)
+class HistoryDelta:
+    """What extending a history changed, in read-model terms.
+
+    ``ended``: rows that were known-now and no longer hold; ``added``: every new row.
+    """
+
+    ended: list[RowDates]
+    added: list[Version]
+
+
+class HistoryCache:
+    """Recently extended entity histories, least recently used forgotten first, within a budget of events."""
+
+    def __init__(self, budget: int = DEFAULT_BUDGET) -> None:
+        self.budget = budget
+        self.held = 0
+        self.histories: OrderedDict[EntityKey, tuple[EntityHistory, int]] = OrderedDict()
+
+    def get(self, entity: EntityKey) -> EntityHistory | None:
+        found = self.histories.get(entity)
+        return found[0] if found else None
+
+    def put(self, history: EntityHistory) -> None:
+        """Keep a new or extended history as the most recent; forget the oldest beyond the budget."""
+        _, size = self.histories.pop(history.entity, (None, 0))
+        self.histories[history.entity] = (history, history.size)
+        self.held += history.size - size
+        while self.held > self.budget and len(self.histories) > 1:
+            _, (_, size) = self.histories.popitem(last=False)
+            self.held -= size
+
+    def clear(self) -> None:
+        self.histories.clear()
+        self.held = 0

@@ -1,0 +1,449 @@
+"""The catch-up projector: brings the read model up to the store, one append batch at a time.
+
+For each batch (the events one ``ingest`` appended in one transaction), in
+store order, one transaction of the read model:
+
+1. adds the batch's events, their sources and links;
+2. finds the entities the batch touches — an entity is touched when one of its
+   events, a correction of one, or an alternative account linked to one
+   arrives — and recomputes only their history
+   (:func:`ledger.projections.history.history`);
+3. diffs each history against the entity's open rows: unchanged rows stay,
+   vanished rows get ``recorded_to = batch``, new rows ``recorded_from = batch``;
+4. moves the tracking position (``projector_state``) to the batch's last position.
+
+View rows and tracking commit together, so a crash anywhere loses nothing and
+applies nothing twice: the next run starts after the last committed batch.
+Because batches are always applied one by one, ``rebuild`` (clear, then catch
+up) gives the same tables as projecting after every ingest.
+
+SQLite cannot push notifications (eventsourcing's ``ProjectionRunner`` does not
+subscribe on SQLite), so the projector polls: ``ingest`` runs it after each
+append, and ``ledger project`` runs it by hand.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sqlite3
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ledger.projections.base import EntityKey
+from ledger.projections.history import group_by_entity
+from ledger.projections.state import entity_of
+from ledger.readmodel import rows
+from ledger.readmodel.histories import DEFAULT_BUDGET, EntityHistory, HistoryCache
+from ledger.readmodel.schema import ReadModelError, connect, migrate
+from ledger.readmodel.versions import HISTORY_TABLES, StaleHistory, VersionChanges, VersionWriter
+
+TRACKING_NAME = "ledger-view"
+CLOSURE_RELATIONS = ("alternative_account_of", "corrects")
+CHUNK = 900  # bound parameters per IN (...) list, under SQLite's 999
+READ_PAGE = 20_000
+
+Progress = Callable[[int, int], None]
+"""Called as ``progress(events_done, events_total)`` after each batch."""
+
+VIEW_TABLES = (
+    "events", "event_sources", "links", "entity_events", "actors", "sources", "questions",
+    *(table.table for table in HISTORY_TABLES.values()),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """How far the read model has got: the last store position applied, and what it saw there."""
+
+    position: int = 0
+    batch: int | None = None
+    chain_hash: str | None = None
+    registry_mark: str | None = None
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One append transaction of the store: positions ``start`` to ``end``."""
+
+    start: int
+    end: int
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start + 1
+
+
+@dataclass
+class ProjectionReport:
+    """What a run of the projector did."""
+
+    view: str
+    batches: int = 0
+    events: int = 0
+    entities: int = 0
+    opened: int = 0
+    closed: int = 0
+    position: int = 0
+    migrations: list[str] = field(default_factory=list)
+    rebuilt: bool = False
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Projector:
+    """Keeps one read model (``view_path``) up to date with one store (``store_path``).
+
+    Keep an instance to project again and again with little overhead (it keeps
+    recently extended entity histories, up to ``history_budget`` events); close it when done.
+    """
+
+    def __init__(
+        self, store_path: str | os.PathLike[str], view_path: str | os.PathLike[str], history_budget: int = DEFAULT_BUDGET
+    ) -> None:
+        self.store_path, self.view_path = os.fspath(store_path), os.fspath(view_path)
+        if not Path(self.store_path).exists():
+            raise ReadModelError(f"no ledger database at {self.store_path}; run 'ledger ingest events/' to create it")
+        self.store = sqlite3.connect(f"file:{Path(self.store_path).resolve()}?mode=ro", uri=True, check_same_thread=False)
+        self.view = connect(self.view_path)
+        self.migrations = migrate(self.view_path, self.view)
+        self.histories = HistoryCache(history_budget)
+
+    def close(self) -> None:
+        self.store.close()
+        self.view.close()
+
+    def __enter__(self) -> Projector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- tracking ---------------------------------------------------------------------------
+
+    def tracking(self) -> Tracking:
+        """The tracking row (position 0 before the first batch)."""
+        row = self.view.execute(
+            "SELECT position, batch, chain_hash, registry_mark FROM projector_state WHERE name = ?", (TRACKING_NAME,)
+        ).fetchone()
+        return Tracking(*row) if row else Tracking()
+
+    def write_tracking(self, batch: Batch, chain_hash: str) -> None:
+        """Move the tracking position to the end of ``batch`` (inside the batch's transaction)."""
+        self.view.execute(
+            "INSERT INTO projector_state (name, position, batch, chain_hash, updated_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET position = excluded.position, batch = excluded.batch, "
+            "chain_hash = excluded.chain_hash, updated_at = excluded.updated_at",
+            (TRACKING_NAME, batch.end, batch.start, chain_hash, now()),
+        )
+
+    def check_store(self, tracking: Tracking) -> None:
+        """Refuse to go on if the view was built from another store (or the store lost events)."""
+        if not tracking.position:
+            return
+        row = self.store.execute("SELECT chain_hash FROM ledger_chain WHERE position = ?", (tracking.position,)).fetchone()
+        if row is None or row[0] != tracking.chain_hash:
+            raise ReadModelError(
+                f"the read model {self.view_path} was built from a different ledger than {self.store_path} "
+                f"(position {tracking.position} does not match); run 'ledger project --rebuild'"
+            )
+
+    # -- running ----------------------------------------------------------------------------
+
+    def pending_batches(self, after: int) -> list[Batch]:
+        """The store's append batches after position ``after``, in order."""
+        found = self.store.execute(
+            "SELECT batch, MAX(position) FROM ledger_chain WHERE position > ? GROUP BY batch ORDER BY batch", (after,)
+        ).fetchall()
+        return [Batch(start, end) for start, end in found]
+
+    def run(self, progress: Progress | None = None) -> ProjectionReport:
+        """Apply every batch the read model has not seen yet; return what was done."""
+        collecting = gc.isenabled()
+        gc.disable()  # the kept histories are many small objects: collections would rescan them all
+        try:
+            return self._run(progress)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _run(self, progress: Progress | None) -> ProjectionReport:
+        started = time.perf_counter()
+        report = ProjectionReport(self.view_path, migrations=list(self.migrations))
+        self.migrations = []
+        tracking = self.tracking()
+        self.check_store(tracking)
+        self.copy_registry(tracking)
+        batches = self.pending_batches(tracking.position)
+        total = sum(batch.size for batch in batches)
+        for batch in batches:
+            changes, entities = self.apply_batch(batch)
+            report.batches += 1
+            report.events += batch.size
+            report.entities += entities
+            report.opened += changes.opened
+            report.closed += changes.closed
+            if progress:
+                progress(report.events, total)
+        report.position = batches[-1].end if batches else tracking.position
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def clear(self) -> None:
+        """Empty every table the projector fills and reset the tracking position (one transaction)."""
+        self.histories.clear()
+        with transaction(self.view):
+            for index in ("events_fts", "event_sources_fts"):
+                self.view.execute(f"INSERT INTO {index} ({index}) VALUES ('delete-all')")
+            for table in VIEW_TABLES:
+                self.view.execute(f"DELETE FROM {table}")
+            self.view.execute("DELETE FROM projector_state")
+
+    # -- registries -------------------------------------------------------------------------
+
+    def copy_registry(self, tracking: Tracking) -> None:
+        """Copy actors, documents and questions from the store when they changed since the last copy."""
+        count, last = self.store.execute("SELECT COUNT(*), COALESCE(MAX(rowid), 0) FROM ledger_registry").fetchone()
+        mark = f"{count}:{last}"
+        if mark == tracking.registry_mark:
+            return
+        entries = [
+            (kind, key, orjson.loads(data)) for kind, key, data in self.store.execute("SELECT kind, id, data FROM ledger_registry")
+        ]
+        with transaction(self.view):
+            for kind, table_rows in rows.registry_rows(entries).items():
+                table, columns = rows.REGISTRY_TABLES[kind]
+                self.view.execute(f"DELETE FROM {table}")
+                self.view.executemany(rows.insert_sql(table, columns), table_rows)
+            self.view.execute(
+                "INSERT INTO projector_state (name, position, registry_mark, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET registry_mark = excluded.registry_mark, updated_at = excluded.updated_at",
+                (TRACKING_NAME, tracking.position, mark, now()),
+            )
+
+    # -- one batch --------------------------------------------------------------------------
+
+    def apply_batch(self, batch: Batch) -> tuple[VersionChanges, int]:
+        """Apply one append batch in one transaction; return the version changes and the entities recomputed."""
+        try:
+            return self._apply_batch(batch)
+        except BaseException:
+            self.histories.clear()  # they may hold events of the batch that was rolled back
+            raise
+
+    def _apply_batch(self, batch: Batch) -> tuple[VersionChanges, int]:
+        new: dict[str, dict[str, Any]] = {}
+        positions: dict[str, int] = {}
+        with transaction(self.view):
+            chain_hash = ""
+            (last_source,) = self.view.execute("SELECT COALESCE(MAX(id), 0) FROM event_sources").fetchone()
+            for page in self.read_batch(batch):
+                event_rows, source_rows, link_rows = [], [], []
+                for position, recorded_at, chain_hash, data in page:
+                    new[data["id"]] = data
+                    positions[data["id"]] = position
+                    event_rows.append(rows.event_row(data, position, batch.start, recorded_at))
+                    source_rows.extend(rows.source_rows(data))
+                    link_rows.extend(rows.link_rows(data))
+                self.view.executemany(rows.insert_sql("events", rows.EVENT_COLUMNS), event_rows)
+                self.view.executemany(rows.insert_sql("event_sources", rows.SOURCE_COLUMNS), source_rows)
+                self.view.executemany(rows.insert_sql("links", rows.LINK_COLUMNS, "INSERT OR IGNORE"), link_rows)
+            self.index_text(batch, last_source)
+            writer = VersionWriter(self.view, batch.start)
+            entities = self.update_histories(new, positions, writer)
+            changes = writer.flush()
+            self.write_tracking(batch, chain_hash)
+        return changes, entities
+
+    def index_text(self, batch: Batch, last_source: int) -> None:
+        """Add the batch's summaries and quotes to the full-text indexes (one statement each)."""
+        self.view.execute(
+            "INSERT INTO events_fts (rowid, summary, quote) SELECT rowid, summary, quote FROM events "
+            "WHERE position BETWEEN ? AND ?",
+            (batch.start, batch.end),
+        )
+        self.view.execute(
+            "INSERT INTO event_sources_fts (rowid, quote, outlet) SELECT id, quote, outlet FROM event_sources WHERE id > ?",
+            (last_source,),
+        )
+
+    def read_batch(self, batch: Batch) -> Iterator[list[tuple[int, str, str, dict[str, Any]]]]:
+        """The batch's events as (position, recorded_at, chain_hash, event), a page at a time."""
+        start = batch.start
+        while start <= batch.end:
+            stop = min(batch.end, start + READ_PAGE - 1)
+            found = self.store.execute(
+                "SELECT c.position, c.recorded_at, c.chain_hash, s.state FROM ledger_chain c "
+                "JOIN stored_events s ON s.rowid = c.position WHERE c.position BETWEEN ? AND ? ORDER BY c.position",
+                (start, stop),
+            ).fetchall()
+            yield [(position, at, chain, orjson.loads(state)["event"]) for position, at, chain, state in found]
+            start = stop + 1
+
+    def update_histories(self, new: dict[str, dict[str, Any]], positions: dict[str, int], writer: VersionWriter) -> int:
+        """Bring the history of every entity the new events touch up to date; return how many changed.
+
+        A history kept from an earlier batch is extended when the new events
+        were reported after all its others; any other is recomputed from all its events.
+        """
+        related = self.related_events(new, positions)
+        membership: list[tuple[Any, ...]] = []
+        changed = 0
+        for entity, members in group_by_entity(related.values()).items():
+            history = self.histories.get(entity)
+            if history is not None:
+                arrived = [data for data in members if data["id"] not in history.ids]
+                if not arrived:
+                    continue
+                try:
+                    if not history.accepts(arrived):
+                        raise StaleHistory(str(entity))
+                    writer.apply(entity.projection, entity.key, history.add(arrived))
+                    self.histories.put(history)
+                except StaleHistory:
+                    arrived = self.recompute(entity, members, related, writer)
+            else:
+                arrived = self.recompute(entity, members, related, writer)
+            if arrived:
+                changed += 1
+                membership.extend(
+                    (entity.projection, entity.key, positions[data["id"]], data["id"], role(data, entity)) for data in arrived
+                )
+        self.view.executemany(rows.insert_sql("entity_events", rows.ENTITY_EVENT_COLUMNS), membership)
+        return changed
+
+    def recompute(
+        self, entity: EntityKey, members: list[dict[str, Any]], related: dict[str, dict[str, Any]], writer: VersionWriter
+    ) -> list[dict[str, Any]]:
+        """Recompute an entity's whole history if any of ``members`` is new to it; return the new ones."""
+        known = dict(
+            self.view.execute("SELECT event_id, position FROM entity_events WHERE projection = ? AND entity = ?", entity).fetchall()
+        )
+        arrived = [data for data in members if data["id"] not in known]
+        if not arrived:
+            return []
+        events = {data["id"]: data for data in members}
+        events.update((event_id, related[event_id]) for event_id in known.keys() & related.keys())
+        missing = [position for event_id, position in known.items() if event_id not in events]
+        events.update((data["id"], data) for data in self.stored_events(missing).values())
+        history = EntityHistory(entity)
+        writer.replace(entity.projection, entity.key, history.add(events.values()).added, fresh=not known)
+        self.histories.put(history)
+        return arrived
+
+    def related_events(self, new: dict[str, dict[str, Any]], positions: dict[str, int]) -> dict[str, dict[str, Any]]:
+        """The new events and every recorded event linked to them by corrections or alternative accounts.
+
+        The set is closed under those links (both ways), so grouping it by
+        entity gives each touched entity's new members exactly. Links from
+        recorded events can only point to older events, so new events' links
+        are read from the events themselves and only recorded ones are looked up.
+        """
+        related = dict(new)
+        frontier = {target for data in new.values() for _, target in closure_links(data)} - related.keys()
+        while frontier:
+            found = self.recorded_events(frontier)
+            for event_id, (position, data) in found.items():
+                related[event_id] = data
+                positions[event_id] = position
+            neighbours = {target for _, data in found.values() for _, target in closure_links(data)}
+            neighbours |= self.linked_ids(found.keys())
+            frontier = neighbours - related.keys()
+        return related
+
+    def linked_ids(self, event_ids: Iterable[str]) -> set[str]:
+        """Ids linked to these by a correction or an alternative account, either way, per the ``links`` table."""
+        found: set[str] = set()
+        ids = list(event_ids)
+        relations = ", ".join(f"'{relation}'" for relation in CLOSURE_RELATIONS)
+        for chunk in chunks(ids):
+            marks = ", ".join("?" * len(chunk))
+            found.update(
+                row[0]
+                for row in self.view.execute(
+                    f"SELECT target_id FROM links WHERE event_id IN ({marks}) AND relation IN ({relations}) "
+                    f"UNION SELECT event_id FROM links WHERE target_id IN ({marks}) AND relation IN ({relations})",
+                    [*chunk, *chunk],
+                )
+            )
+        return found
+
+    def recorded_events(self, event_ids: Iterable[str]) -> dict[str, tuple[int, dict[str, Any]]]:
+        """Events already in the read model, by id: (position, event) read from the store."""
+        by_position: dict[int, str] = {}
+        for chunk in chunks(list(event_ids)):
+            marks = ", ".join("?" * len(chunk))
+            for event_id, position in self.view.execute(f"SELECT id, position FROM events WHERE id IN ({marks})", chunk):
+                by_position[position] = event_id
+        stored = self.stored_events(by_position)
+        return {by_position[position]: (position, data) for position, data in stored.items()}
+
+    def stored_events(self, positions: Iterable[int]) -> dict[int, dict[str, Any]]:
+        """Events read from the store by position."""
+        found: dict[int, dict[str, Any]] = {}
+        for chunk in chunks(list(positions)):
+            marks = ", ".join("?" * len(chunk))
+            for position, state in self.store.execute(f"SELECT rowid, state FROM stored_events WHERE rowid IN ({marks})", chunk):
+                found[position] = orjson.loads(state)["event"]
+        return found
+
+
+def closure_links(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """The links that can put two events in one entity's history: corrections and alternative accounts."""
+    return [(relation, target) for relation, target in rows.link_targets(data) if relation in CLOSURE_RELATIONS]
+
+
+def role(data: dict[str, Any], entity: EntityKey) -> str:
+    """Why an event is in an entity's history: its subject, a correction, or a related account."""
+    if data["kind"] == "correction":
+        return "correction"
+    return "subject" if entity_of(data) == entity else "related"
+
+
+def chunks(items: list[Any], size: int = CHUNK) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+class transaction:  # noqa: N801 - used like a function: ``with transaction(conn):``
+    """BEGIN ... COMMIT on a connection in autocommit mode; ROLLBACK if anything raises."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def project(
+    db: str | os.PathLike[str],
+    view: str | os.PathLike[str] | None = None,
+    rebuild: bool = False,
+    progress: Progress | None = None,
+) -> ProjectionReport:
+    """Bring the read model of the store ``db`` up to date (``rebuild``: from scratch)."""
+    from ledger.readmodel.schema import view_path_for
+
+    with Projector(db, view_path_for(db, view)) as projector:
+        if rebuild:
+            projector.clear()
+        report = projector.run(progress)
+        report.rebuilt = rebuild
+        return report
