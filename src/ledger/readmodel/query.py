@@ -105,3 +105,24 @@ def batch_start(conn: sqlite3.Connection, position: int) -> int:
     row = conn.execute("SELECT batch FROM events WHERE position >= ? ORDER BY position LIMIT 1", (int(position),)).fetchone()
     return row[0] if row else int(position)
 
+
+
+def current_view(db: str | os.PathLike[str], view: str | os.PathLike[str] | None = None) -> str | None:
+    """The read model's path if it exists and has caught up with the store's last event, else None.
+
+    Caught up means its tracking position and chain hash are the store's head, so
+    its answers are exactly what folding the store would give.
+    """
+    from ledger.readmodel.schema import view_path_for
+
+    path = view_path_for(db, view)
+    if not (os.path.exists(path) and os.path.exists(os.fspath(db))):
+        return None
+    try:
+        with sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True) as conn:
+            tracked = conn.execute("SELECT position, chain_hash FROM projector_state WHERE name = 'ledger-view'").fetchone()
+        with sqlite3.connect(f"file:{os.path.abspath(os.fspath(db))}?mode=ro", uri=True) as conn:
+            head = conn.execute("SELECT position, chain_hash FROM ledger_chain ORDER BY position DESC LIMIT 1").fetchone()
+    except sqlite3.Error:
+        return None
+    return path if tracked and head and tuple(tracked) == tuple(head) else None
