@@ -24,7 +24,7 @@ import yaml
 
 from ledger.dates import parse_edtf
 from ledger.events import Correction, PolicyChange, Statement, parse_event
-from ledger.registry import REGISTRY_ADAPTERS, REGISTRY_FILES
+from ledger.registry import REGISTRY_FILES, registry_adapter
 
 REPO = Path(__file__).resolve().parents[1]
 EVENTS_DIR = REPO / "events"
@@ -43,7 +43,7 @@ def _load(path: Path):
 
 def _registry(kind_file: str) -> list:
     kind = REGISTRY_FILES[kind_file]
-    return REGISTRY_ADAPTERS[kind].validate_python(_load(EVENTS_DIR / kind_file))
+    return registry_adapter(kind).validate_python(_load(EVENTS_DIR / kind_file))
 
 
 EVENTS = {_rel(p): parse_event(_load(p)) for p in EVENT_FILES}

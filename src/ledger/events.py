@@ -14,6 +14,7 @@ This module imports nothing from storage, projections or the command line.
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Union
@@ -72,7 +73,7 @@ EDTF = Annotated[
 class Model(BaseModel):
     """Strict base: unknown fields are errors, so a typo never passes silently."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, defer_build=True)
 
 
 # --- evidence --------------------------------------------------------------------------
@@ -269,13 +270,23 @@ Event = Annotated[
 ]
 EVENT_CLASSES = {cls.model_fields["kind"].annotation.__args__[0]: cls for cls in (PolicyChange, Request, Statement, Battlefield, AidPackage, Correction)}
 
-event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
-event_list_adapter: TypeAdapter[list[Event]] = TypeAdapter(list[Event])
+@functools.cache
+def _adapters() -> tuple[TypeAdapter, TypeAdapter]:
+    # Built on first use (models use defer_build): commands that only read never pay for it.
+    return TypeAdapter(Event), TypeAdapter(list[Event])
+
+
+def __getattr__(name: str) -> Any:
+    if name == "event_adapter":
+        return _adapters()[0]
+    if name == "event_list_adapter":
+        return _adapters()[1]
+    raise AttributeError(name)
 
 
 def parse_event(data: Any) -> Envelope:
     """Validate one event from plain data; raise pydantic's ValidationError if it is invalid."""
-    return event_adapter.validate_python(data)
+    return _adapters()[0].validate_python(data)
 
 
 def apply_amendment(event: Envelope, amended: dict[str, Any]) -> Envelope:
@@ -291,7 +302,7 @@ def apply_amendment(event: Envelope, amended: dict[str, Any]) -> Envelope:
 
 def json_schema() -> dict[str, Any]:
     """JSON Schema for an event file: one event, or a list of events."""
-    one = event_adapter.json_schema(ref_template="#/$defs/{model}")
+    one = _adapters()[0].json_schema(ref_template="#/$defs/{model}")
     defs = one.pop("$defs", {})
     defs["Event"] = one
     return {

@@ -18,8 +18,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from ledger.events import EVENT_CLASSES, event_adapter
-from ledger.registry import REGISTRY_ADAPTERS, registry_kind
+from ledger import events as vocabulary
+from ledger.events import EVENT_CLASSES
+from ledger.registry import registry_adapter, registry_kind
 from ledger.store import LedgerStore, content_hash
 
 EVENT_SUFFIXES = (".yaml", ".yml", ".json", ".jsonl")
@@ -196,7 +197,7 @@ def validate_items(name: str, items: Sequence[Any], candidates: list[_Candidate]
             problems.append(IngestProblem(where, None, None, "an event must be a mapping of fields"))
             continue
         try:
-            event = event_adapter.validate_python(item)
+            event = vocabulary.parse_event(item)
         except ValidationError as error:
             problems.extend(_validation_problems(where, item, error))
             continue
@@ -206,7 +207,7 @@ def validate_items(name: str, items: Sequence[Any], candidates: list[_Candidate]
 def validate_registry(name: str, kind: str, content: Any, problems: list[IngestProblem]) -> list[tuple[str, str, dict]]:
     """Validate one registry file's entries as (kind, id, data) triples."""
     try:
-        models = REGISTRY_ADAPTERS[kind].validate_python(content or [])
+        models = registry_adapter(kind).validate_python(content or [])
     except ValidationError as error:
         for item in error.errors(include_url=False):
             problems.append(IngestProblem(name, None, _field_path(item["loc"], None), item["msg"]))

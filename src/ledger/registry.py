@@ -8,6 +8,7 @@ not appended to the hash chain.
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 from typing import Literal
 
@@ -42,7 +43,10 @@ class Question(Model):
 
 
 REGISTRY_MODELS = {"actor": Actor, "document": Document, "question": Question}
-REGISTRY_ADAPTERS = {kind: TypeAdapter(list[model]) for kind, model in REGISTRY_MODELS.items()}
+@functools.cache
+def registry_adapter(kind: str) -> TypeAdapter:
+    """The validator of a registry file's list of entries of this kind."""
+    return TypeAdapter(list[REGISTRY_MODELS[kind]])
 
 
 def registry_kind(filename: str) -> str | None:

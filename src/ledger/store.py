@@ -38,7 +38,8 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import get_topic
 
-from ledger.events import Envelope, event_adapter
+from ledger import events as vocabulary
+from ledger.events import Envelope
 
 DEFAULT_DB = "ledger.db"
 BACKENDS = ("sqlite", "postgres")
@@ -184,7 +185,7 @@ class RecordedEvent:
 
     @property
     def event(self) -> Envelope:
-        return event_adapter.validate_python(self.data)
+        return vocabulary.parse_event(self.data)
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,18 @@ import os
 import sqlite3
 import sys
 
-from ledger.readmodel.projector import ProjectionReport, Projector, project
 from ledger.readmodel.schema import ReadModelError, migrate, status, view_path_for
+
+_LAZY = {"ProjectionReport", "Projector", "project"}
+
+
+def __getattr__(name: str):
+    """The projector is imported on first use: answering a query never needs it."""
+    if name in _LAZY:
+        from ledger.readmodel import projector  # noqa: PLC0415
+
+        return getattr(projector, name)
+    raise AttributeError(name)
 
 __all__ = [
     "ProjectionReport",
@@ -36,12 +46,14 @@ __all__ = [
 ]
 
 
-def project_after_ingest(db: str | os.PathLike[str], view: str | os.PathLike[str] | None = None) -> ProjectionReport | None:
+def project_after_ingest(db: str | os.PathLike[str], view: str | os.PathLike[str] | None = None) -> "ProjectionReport | None":
     """Bring the read model up to date after an ingest; warn (never fail the ingest) if it cannot be.
 
     The events are already appended when this runs, so a problem here only
     leaves the read model behind: ``ledger project`` catches it up later.
     """
+    from ledger.readmodel.projector import project  # noqa: PLC0415
+
     try:
         return project(db, view)
     except (ReadModelError, OSError, sqlite3.Error) as error:

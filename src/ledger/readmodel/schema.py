@@ -10,13 +10,17 @@ in a wheel), and applied with sqlite-utils' built-in :class:`~sqlite_utils.Migra
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
 import os
 import runpy
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-import sqlite_utils
 
 VIEW_SUFFIX = ".view.db"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -41,6 +45,8 @@ def view_path_for(db: str | os.PathLike[str], view: str | os.PathLike[str] | Non
 
 
 def load_migrations(folder: str | os.PathLike[str] | None = None) -> sqlite_utils.Migrations:
+    import sqlite_utils  # noqa: PLC0415 - imported when needed: it is slow to import and queries never need it
+
     """The read model's migration set, loaded the way ``sqlite-utils migrate`` loads it."""
     path = Path(folder or MIGRATIONS_DIR) / MIGRATIONS_FILE
     if not path.is_file():
@@ -69,6 +75,8 @@ class MigrationStatus:
 
 def status(view_path: str | os.PathLike[str]) -> MigrationStatus:
     """Which migrations the read model has, and which it still needs (reads only)."""
+    import sqlite_utils  # noqa: PLC0415
+
     migrations = load_migrations()
     if not Path(view_path).exists():
         return MigrationStatus([], [m.name for m in migrations.pending(sqlite_utils.Database(memory=True))])
@@ -81,6 +89,8 @@ def status(view_path: str | os.PathLike[str]) -> MigrationStatus:
 
 def migrate(view_path: str | os.PathLike[str], conn: sqlite3.Connection | None = None) -> list[str]:
     """Apply the pending migrations to the read model (creating the file if needed); return their names."""
+    import sqlite_utils  # noqa: PLC0415
+
     own = conn is None
     conn = conn or connect(view_path)
     try:
