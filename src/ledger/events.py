@@ -286,7 +286,13 @@ def __getattr__(name: str) -> Any:
 
 def parse_event(data: Any) -> Envelope:
     """Validate one event from plain data; raise pydantic's ValidationError if it is invalid."""
-    return _adapters()[0].validate_python(data)
+    return _validator().validate_python(data)
+
+
+@functools.cache
+def _validator() -> Any:
+    # pydantic-core's validator itself: the TypeAdapter wrapper costs a fifth of the time on bulk ingests.
+    return _adapters()[0].validator
 
 
 def apply_amendment(event: Envelope, amended: dict[str, Any]) -> Envelope:
