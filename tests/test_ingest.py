@@ -137,3 +137,15 @@ def test_in_memory_events_take_the_same_checks(store):
         ingest_dicts(store, [make_event("kirby-c", occurred="soon")], registry, name="batch-7")
     assert caught.value.problems[0].file == "batch-7" and caught.value.problems[0].field == "occurred"
     assert store.count() == 2
+
+
+def test_progress_is_reported_over_events_and_problems_name_their_index(store, ledger_dir):
+    lines = [json.dumps(make_event(f"kirby-{n}")) for n in range(1200)]
+    lines[1100] = json.dumps(make_event("kirby-1100", occurred="2024-13-01"))
+    (ledger_dir / "many.jsonl").write_text("\n".join(lines))
+    seen = []
+    with pytest.raises(IngestError) as caught:
+        ingest_paths(store, [ledger_dir], progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (1200, 1200) and len(seen) >= 3
+    (problem,) = caught.value.problems
+    assert problem.file.endswith("many.jsonl[1100]") and problem.field == "occurred"

@@ -189,10 +189,21 @@ def _links(data: dict[str, Any]) -> list[tuple[str, str]]:
     return found
 
 
-def validate_items(name: str, items: Sequence[Any], candidates: list[_Candidate], problems: list[IngestProblem]) -> None:
-    """Validate raw events from one file (or one in-memory batch), adding to ``candidates`` or ``problems``."""
-    for index, item in enumerate(items):
-        where = name if len(items) == 1 else f"{name}[{index}]"
+def validate_items(
+    name: str,
+    items: Sequence[Any],
+    candidates: list[_Candidate],
+    problems: list[IngestProblem],
+    offset: int = 0,
+    whole: int | None = None,
+) -> None:
+    """Validate raw events from one file (or one in-memory batch), adding to ``candidates`` or ``problems``.
+
+    ``offset`` and ``whole`` place a chunk within its file, so problems name the event's index there.
+    """
+    whole = len(items) if whole is None else whole
+    for index, item in enumerate(items, start=offset):
+        where = name if whole == 1 else f"{name}[{index}]"
         if not isinstance(item, dict):
             problems.append(IngestProblem(where, None, None, "an event must be a mapping of fields"))
             continue
@@ -216,19 +227,22 @@ def validate_registry(name: str, kind: str, content: Any, problems: list[IngestP
 
 
 Progress = Callable[[int, int], None]
-"""Called as ``progress(files_done, files_total)`` while files are read and validated."""
+"""Called as ``progress(events_done, events_total)`` while events are validated."""
 
 
 def read_batch(
     paths: Iterable[str | Path], progress: Progress | None = None
 ) -> tuple[list[_Candidate], list[tuple[str, str, dict]], list[IngestProblem], int]:
-    """Read and validate every file: (events, registry entries, problems, file count)."""
+    """Read every file, then validate every event: (events, registry entries, problems, file count).
+
+    ``progress(done, total)`` is called as events are validated (the long part),
+    in steps of a few hundred events.
+    """
     files, problems = find_files(paths)
     candidates: list[_Candidate] = []
     registry_entries: list[tuple[str, str, dict]] = []
-    for done, path in enumerate(files, start=1):
-        if progress:
-            progress(done, len(files))
+    event_files: list[tuple[str, list[Any]]] = []
+    for path in files:
         name = str(path)
         try:
             content = load_file(path)
@@ -238,9 +252,16 @@ def read_batch(
         kind = registry_kind(path.name)
         if kind:
             registry_entries.extend(validate_registry(name, kind, content, problems))
-            continue
-        items = content if isinstance(content, list) else [content]
-        validate_items(name, items, candidates, problems)
+        else:
+            event_files.append((name, content if isinstance(content, list) else [content]))
+    total, done, step = sum(len(items) for _, items in event_files), 0, 500
+    for name, items in event_files:
+        for start in range(0, len(items), step):
+            chunk = items[start : start + step]
+            validate_items(name, chunk, candidates, problems, offset=start, whole=len(items))
+            done += len(chunk)
+            if progress:
+                progress(done, total)
     return candidates, registry_entries, problems, len(files)
 
 

@@ -51,7 +51,7 @@ def ingest(paths: tuple[str, ...], db: str, progress: bool | None, run_projector
         try:
             if show_bar:
                 with Progress(console=console().__class__(stderr=True), transient=True) as bar:
-                    task = bar.add_task("validating", total=None)
+                    task = bar.add_task("validating events", total=None)
                     report = ingest_paths(store, paths, progress=lambda done, total: bar.update(task, completed=done, total=total))
             else:
                 report = ingest_paths(store, paths)
