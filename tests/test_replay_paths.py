@@ -33,3 +33,20 @@ def test_replay_reads_the_read_model_only_when_it_is_current_and_both_agree(tmp_
         assert {k: answered[k] for k in CONTRACT} == {k: expected[k] for k in CONTRACT}
     answered = replay(db, "--as-of", "2024-05-31", "--known-at", "2024-05-29")
     assert {k: answered[k] for k in CONTRACT} == {k: known[k] for k in CONTRACT}
+
+
+def test_a_read_model_that_is_behind_is_caught_up_before_it_answers(tmp_path, ledger_dir):
+    from conftest import make_event, write_events
+
+    db = str(tmp_path / "ledger.db")
+    write_events(ledger_dir / "a.yaml", make_event("ban", "policy_change", restriction={"id": "r-1", "status": "prohibited"}))
+    assert CliRunner().invoke(main, ["ingest", str(ledger_dir), "--db", db]).exit_code == 0
+    write_events(ledger_dir / "b.yaml", make_event("lifted", "policy_change", occurred="2024-06-01", reported="2024-06-01",
+                                                   restriction={"id": "r-1", "status": "permitted"}))
+    assert CliRunner().invoke(main, ["ingest", str(ledger_dir), "--db", db, "--no-project"]).exit_code == 0
+    assert current_view(db) is None  # behind by one event
+    answered = replay(db, "--as-of", "2024-06-02")
+    assert "recorded_through" in answered and answered["restrictions"][0]["status"] == "permitted"
+    assert current_view(db) is not None
+    earlier = replay(db, "--as-of", "2024-06-02", "--recorded-before", "2")
+    assert earlier["restrictions"][0]["status"] == "prohibited"

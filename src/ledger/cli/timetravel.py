@@ -234,8 +234,11 @@ def replay(as_of: str, known_at: str | None, recorded_before: str | None, only: 
     """
     position_or_time = int(recorded_before) if recorded_before and recorded_before.isdigit() else recorded_before
     with open_ledger(db) as store:
-        view = read_model.current_view(db) if not isinstance(position_or_time, str) else None
+        view = read_model.caught_up_view(db)
         if view:  # materialised answers: indexed lookups instead of a fold over every event
+            if isinstance(position_or_time, str):
+                api.recorded_cutoff(store, position_or_time)  # refuses what is neither a position nor a timestamp
+                position_or_time = store.position_at(position_or_time)
             result = read_model.replay(view, as_of, known_at, only=only, recorded_before=position_or_time)
         else:
             result = api.replay(store, as_of, known_at, position_or_time, only)

@@ -126,3 +126,25 @@ def current_view(db: str | os.PathLike[str], view: str | os.PathLike[str] | None
     except sqlite3.Error:
         return None
     return path if tracked and head and tuple(tracked) == tuple(head) else None
+
+
+def caught_up_view(db: str | os.PathLike[str], view: str | os.PathLike[str] | None = None) -> str | None:
+    """The read model's path, first catching it up with the store when it exists but is behind.
+
+    None when there is no read model yet, or it cannot be brought up to date
+    (built from another store, unreadable): callers then fold the store instead.
+    A read model that is behind usually lacks a few late events, which the
+    projector applies in milliseconds.
+    """
+    from ledger.readmodel.schema import view_path_for
+
+    current = current_view(db, view)
+    if current or not os.path.exists(view_path_for(db, view)):
+        return current
+    from ledger.readmodel.projector import project  # noqa: PLC0415
+
+    try:
+        project(db, view)
+    except (ReadModelError, sqlite3.Error, OSError):
+        return None
+    return current_view(db, view)
