@@ -31,12 +31,11 @@ from ledger.projections.history import RowBook, ValidSweep, Version
 from ledger.projections.state import PROJECTIONS
 from ledger.projections.visibility import AmendmentCache, resolve
 
-DEFAULT_BUDGET = int(os.environ.get("LEDGER_HISTORY_BUDGET", "50000"))
-"""Events the cache may hold across all entities before it forgets the least recently used.
+DEFAULT_BUDGET = int(os.environ.get("LEDGER_HISTORY_BUDGET_MB", "300")) * 1024
+"""KB of kept histories (see :attr:`EntityHistory.size`) before the least recently used are forgotten.
 
-A kept event costs about 8 KB of memory (the event, and its share of the
-history's folds and rendered states); a history that was forgotten is recomputed from all its events
-the next time it is touched. Set ``LEDGER_HISTORY_BUDGET`` to trade memory for speed.
+A history that was forgotten is recomputed from all its events the next time
+it is touched. Set ``LEDGER_HISTORY_BUDGET_MB`` to trade memory for speed.
 """
 
 
@@ -60,7 +59,15 @@ class EntityHistory:
 
     @property
     def size(self) -> int:
-        return len(self.seen)
+        """Roughly the memory the history holds, in KB.
+
+        Not just its events (about 5 KB each as Python objects): each fold prefix
+        and rendered segment is a state of its own that lists the events behind
+        it, so a long history holds far more than its length suggests.
+        """
+        refs = sum(len(folded.events) for folded in self.sweep.prefix)
+        refs += sum(len(segment.state.get("events", ())) for segment in self.sweep.segments)
+        return 5 * len(self.seen) + len(self.sweep.prefix) + 2 * len(self.sweep.segments) + refs // 128
 
     def accepts(self, events: Iterable[dict[str, Any]]) -> bool:
         """True when every event was reported after everything seen so far (the sweep can go on)."""
@@ -127,7 +134,7 @@ class HistoryDelta:
 
 
 class HistoryCache:
-    """Recently extended entity histories, least recently used forgotten first, within a budget of events."""
+    """Recently extended entity histories, least recently used forgotten first, within a memory budget (KB)."""
 
     def __init__(self, budget: int = DEFAULT_BUDGET) -> None:
         self.budget = budget

@@ -104,7 +104,7 @@ class Projector:
     """Keeps one read model (``view_path``) up to date with one store (``store_path``).
 
     Keep an instance to project again and again with little overhead (it keeps
-    recently extended entity histories, up to ``history_budget`` events); close it when done.
+    recently extended entity histories, up to ``history_budget`` KB); close it when done.
     """
 
     def __init__(
