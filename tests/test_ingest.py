@@ -149,3 +149,12 @@ def test_progress_is_reported_over_events_and_problems_name_their_index(store, l
     assert seen[-1] == (1200, 1200) and len(seen) >= 3
     (problem,) = caught.value.problems
     assert problem.file.endswith("many.jsonl[1100]") and problem.field == "occurred"
+
+
+def test_an_event_cannot_link_to_itself(store, ledger_dir):
+    write_events(ledger_dir / "a.yaml", make_event("loop", links={"part_of": ["loop"]}))
+    with pytest.raises(IngestError) as caught:
+        ingest_paths(store, [ledger_dir])
+    assert [(p.event_id, p.field, p.reason) for p in caught.value.problems] == [
+        ("loop", "links.part_of", "an event cannot link to itself")
+    ]

@@ -158,6 +158,8 @@ def reference_problems(
     for c in candidates:
         wanted_events.update(target for _, target in _links(c.data))
     existing = known_event_ids(wanted_events - batch_ids) | batch_ids
+    if wanted_events <= existing and _all_registered(candidates, registry):
+        return []  # the usual case: skip the walk that names each problem's field
     problems = []
     for c in candidates:
         data, event_id = c.data, c.data["id"]
@@ -180,6 +182,31 @@ def reference_problems(
             elif target == event_id:
                 problems.append(IngestProblem(c.file, event_id, relation, "an event cannot link to itself"))
     return problems
+
+
+def _all_registered(candidates: Sequence[_Candidate], registry: dict[str, set[str]]) -> bool:
+    """True when every actor, document and question the events name is in the registry, and none links to itself."""
+    actors: set[str] = set()
+    documents: set[str] = set()
+    questions: set[str] = set()
+    for c in candidates:
+        data = c.data
+        actors.update(data.get("actors", ()))
+        actors.update(value for path in ACTOR_FIELDS.get(data["kind"], ()) if (value := _dig(data, path)) is not None)
+        for source in data.get("sources", ()):
+            documents.add(source.get("document"))
+            actors.add(source.get("speaker"))
+        if "position" in data:
+            questions.add(data["position"]["question"])
+        if any(target == data["id"] for _, target in _links(data)):
+            return False
+    actors.discard(None)  # type: ignore[arg-type]
+    documents.discard(None)  # type: ignore[arg-type]
+    return (
+        actors <= registry.get("actor", set())
+        and documents <= registry.get("document", set())
+        and questions <= registry.get("question", set())
+    )
 
 
 def _links(data: dict[str, Any]) -> list[tuple[str, str]]:
@@ -315,7 +342,7 @@ def ingest_events(
         else:
             first_file[event_id] = c.file
 
-    registry: dict[str, set[str]] = {kind: set(ids) for kind, ids in store.registry().items()}
+    registry = store.registry_ids()
     for kind, key, _ in registry_entries:
         registry.setdefault(kind, set()).add(key)
 

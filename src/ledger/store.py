@@ -83,8 +83,15 @@ def content_hash(data: dict[str, Any]) -> str:
 
 def entry_id(event_id: str) -> uuid.UUID:
     """The aggregate id under which an event with this slug is stored (a UUID version 5)."""
-    digest = hashlib.sha1(LEDGER_NAMESPACE.bytes + event_id.encode()).digest()
-    return uuid.UUID(bytes=digest[:16], version=5)
+    return uuid.UUID(entry_hex(event_id))
+
+
+def entry_hex(event_id: str) -> str:
+    """:func:`entry_id` as the 32 hex digits the recorder stores, without building a UUID object."""
+    digest = bytearray(hashlib.sha1(LEDGER_NAMESPACE.bytes + event_id.encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return digest.hex()
 
 
 # --- the domain side of the library -------------------------------------------------------
@@ -147,7 +154,10 @@ class LedgerRecorder(SQLiteApplicationRecorder):
         recorded_at: str = kwargs.get("recorded_at") or datetime.now(timezone.utc).isoformat()
         c.executemany(
             self.insert_events_statement,
-            [(s.originator_id.hex, s.originator_version, s.topic, s.state) for s in stored_events],
+            [
+                (s.originator_id if isinstance(s.originator_id, str) else s.originator_id.hex, s.originator_version, s.topic, s.state)
+                for s in stored_events
+            ],
         )
         c.execute("SELECT MAX(rowid) FROM stored_events")
         last = c.fetchone()[0]
@@ -249,7 +259,7 @@ class LedgerStore:
         for data in events:
             canonical = canonical_bytes(data)
             state = b'{"content_hash":"' + hashlib.sha256(canonical).hexdigest().encode() + b'","event":' + canonical + tail
-            stored.append(StoredEvent(entry_id(data["id"]), 1, RECORDED_TOPIC, state))
+            stored.append(StoredEvent(entry_hex(data["id"]), 1, RECORDED_TOPIC, state))  # type: ignore[arg-type]
             chain.append((data["id"], canonical))
         return list(self.recorder.insert_events(stored, chain=chain, recorded_at=when))
 
@@ -276,6 +286,13 @@ class LedgerStore:
         found: dict[str, dict[str, dict[str, Any]]] = {}
         for row in self._query(sql, params):
             found.setdefault(row["kind"], {})[row["id"]] = json.loads(row["data"])
+        return found
+
+    def registry_ids(self) -> dict[str, set[str]]:
+        """The ids in each registry (no entry bodies): what reference checks need."""
+        found: dict[str, set[str]] = {}
+        for kind, key in self._query("SELECT kind, id FROM ledger_registry"):
+            found.setdefault(kind, set()).add(key)
         return found
 
     def count(self) -> int:
