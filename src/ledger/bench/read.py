@@ -1,0 +1,268 @@
+"""Read-side phases: read-model rebuild, as-of queries, and a late event until it is visible.
+
+They go through the read model's own API (:func:`ledger.readmodel.project`,
+:func:`ledger.readmodel.query.replay`) and its documented tables; while the
+read model is not in the checkout, each phase says so (``available: false``)
+instead of giving a number.
+
+An *as-of query* is the question an analyst asks of one entity: "what was the
+state of this restriction (package, position, territory) on this date, as
+known now?". It is answered from the history tables by an index range scan on
+``(entity, recorded_to, known_to, valid_from)`` (:data:`AS_OF_SQL`), the same
+lookup Datasette's canned queries make; the whole-state ``replay()`` is timed
+beside it for context.
+"""
+
+from __future__ import annotations
+
+import inspect
+import random
+import sqlite3
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ledger.bench.generate import LedgerSpec, government, restriction_id
+from ledger.bench.measure import disk_usage, latency_summary, rate
+
+VIEW_UNAVAILABLE = "the read model (ledger.readmodel) is not available in this checkout"
+HISTORY_TABLES = ("restriction_versions", "aid_package_versions", "position_versions", "territory_versions")
+AS_OF_SQL = """
+SELECT entity, valid_from, valid_to, certainty, disputed, event_id, state FROM {table}
+WHERE entity = :entity AND recorded_to IS NULL AND known_to IS NULL
+  AND (valid_from IS NULL OR valid_from <= :as_of) AND (valid_to IS NULL OR valid_to > :as_of)
+"""
+REPLAY_QUERIES = 20
+LATE_EVENTS = 5
+
+
+def view_path(db: str) -> str:
+    """The read model beside a store, as :func:`ledger.readmodel.view_path_for` names it."""
+    stem = db[: -len(".db")] if db.endswith(".db") else db
+    return f"{stem}.view.db"
+
+
+def _readmodel() -> Any:
+    try:
+        import ledger.readmodel as readmodel  # noqa: PLC0415
+    except ImportError:
+        return None
+    return readmodel if hasattr(readmodel, "project") else None
+
+
+def _replay() -> Any:
+    try:
+        from ledger.readmodel.query import replay  # noqa: PLC0415
+    except ImportError:
+        return None
+    return replay
+
+
+def _unavailable() -> dict[str, Any]:
+    return {"available": False, "reason": VIEW_UNAVAILABLE}
+
+
+def _store_count(db: str) -> int:
+    with sqlite3.connect(db) as connection:
+        return connection.execute("SELECT COUNT(*) FROM ledger_chain").fetchone()[0]
+
+
+class _OutOfTime(Exception):
+    """Raised from the projector's progress callback to stop a rebuild that has used its time."""
+
+
+def rebuild_phase(db: str, budget_s: float | None = None) -> dict[str, Any]:
+    """Rebuild the read model of ``db`` from scratch (a new file); events per second over the whole store.
+
+    The time after each append batch is kept (``curve``), so a rate that falls
+    as the ledger grows shows. With ``budget_s``, a rebuild still running after
+    that long is stopped after its current batch (``finished: false``); the
+    rate is then over the events done so far.
+    """
+    readmodel = _readmodel()
+    if readmodel is None:
+        return _unavailable()
+    view = view_path(db)
+    for suffix in ("", "-wal", "-shm"):  # from scratch: a new file, whatever schema an older one had
+        Path(f"{view}{suffix}").unlink(missing_ok=True)
+    events = _store_count(db)
+    curve: list[tuple[int, float]] = []
+    started = time.perf_counter()
+
+    def progress(done: int, total: int) -> None:
+        curve.append((done, time.perf_counter() - started))
+        if budget_s is not None and curve[-1][1] > budget_s and done < total:
+            raise _OutOfTime
+
+    finished, report = True, None
+    try:
+        report = readmodel.project(db, view, rebuild=True, progress=progress)
+    except _OutOfTime:
+        finished = False
+    seconds = time.perf_counter() - started
+    done = curve[-1][0] if curve else 0
+    disk = disk_usage(view)
+    return {
+        "available": True,
+        "finished": finished,
+        "events": events,
+        "events_done": done,
+        "seconds": seconds,
+        "events_per_s": rate(done, seconds),
+        "curve": [{"events": n, "seconds": t} for n, t in curve],
+        "report": report.to_dict() if report is not None and hasattr(report, "to_dict") else None,
+        "view_bytes": disk["bytes"],
+        "view_tables": disk["tables"],
+    }
+
+
+def _date_range(connection: sqlite3.Connection) -> tuple[date, date]:
+    low, high = connection.execute("SELECT MIN(occurred_earliest), MAX(reported) FROM events").fetchone()
+    return date.fromisoformat(low), date.fromisoformat(high)
+
+
+def _random_day(rng: random.Random, low: date, high: date) -> str:
+    return (low + timedelta(days=rng.randint(0, (high - low).days))).isoformat()
+
+
+def _projection_tables() -> dict[str, str]:
+    """Projection name (``restrictions``...) → its history table, as the read model declares them."""
+    try:
+        from ledger.readmodel.versions import HISTORY_TABLES as declared  # noqa: PLC0415
+    except ImportError:
+        return dict(zip(("restrictions", "aid_packages", "positions", "territory"), HISTORY_TABLES))
+    return {name: table.table for name, table in declared.items()}
+
+
+def _entity_lookup(replay: Any) -> Any:
+    """One entity's state on a date: through ``replay(..., entity=)`` when the read model offers it, else SQL."""
+    if replay is not None and "entity" in inspect.signature(replay).parameters:
+        return lambda conn, name, table, entity, as_of: replay(conn, as_of, entity=f"{name}:{entity}")[name]
+
+    def by_sql(conn: sqlite3.Connection, name: str, table: str, entity: str, as_of: str) -> list[Any]:
+        rows = conn.execute(AS_OF_SQL.format(table=table), {"entity": entity, "as_of": as_of}).fetchall()
+        return [orjson.loads(row[-1]) for row in rows]
+
+    return by_sql
+
+
+def query_phase(db: str, spec: LedgerSpec, queries: int) -> dict[str, Any]:
+    """As-of lookups of random entities (each projection equally often) at random dates in the ledger's span.
+
+    One connection serves all queries, as in a server; a tenth of the queries
+    are run first to warm it up.
+    """
+    if _readmodel() is None:
+        return _unavailable()
+    view = view_path(db)
+    rng = random.Random(spec.seed + queries)
+    connection = sqlite3.connect(f"file:{view}?mode=ro", uri=True, check_same_thread=False)
+    if not connection.execute("SELECT COUNT(*) FROM events").fetchone()[0]:
+        return {"available": False, "reason": f"the read model {view} holds no events: was it built?"}
+    low, high = _date_range(connection)
+    tables = _projection_tables()
+    entities = {name: [row[0] for row in connection.execute(f"SELECT DISTINCT entity FROM {table}")] for name, table in tables.items()}
+    names = [name for name in tables if entities[name]]
+    asks = [(name, tables[name], rng.choice(entities[name]), _random_day(rng, low, high)) for name in rng.choices(names, k=queries)]
+    replay = _replay()
+    result: dict[str, Any] = {
+        "available": True,
+        "entities": {name: len(keys) for name, keys in entities.items()},
+        "date_range": [low.isoformat(), high.isoformat()],
+    }
+    for label, lookup in (("entity", _entity_lookup(replay)), ("entity_sql", _entity_lookup(None))):
+        for ask in asks[: max(1, queries // 10)]:
+            lookup(connection, *ask)
+        latencies, answered = [], 0
+        for ask in asks:
+            started = time.perf_counter()
+            states = lookup(connection, *ask)
+            latencies.append(time.perf_counter() - started)
+            answered += bool(states)
+        result[label] = {**latency_summary(latencies), "answered": answered}
+    result["entity"]["via"] = "ledger.readmodel.query.replay(conn, as_of, entity=...)" if replay else "SQL"
+    plan = connection.execute("EXPLAIN QUERY PLAN " + AS_OF_SQL.format(table=tables[names[0]]), {"entity": "x", "as_of": "2020-01-01"})
+    result["entity_sql"]["plan"] = [row[-1] for row in plan.fetchall()]
+    if replay is not None:
+        times = []
+        for _ in range(REPLAY_QUERIES):
+            as_of = _random_day(rng, low, high)
+            started = time.perf_counter()
+            replay(connection, as_of)
+            times.append(time.perf_counter() - started)
+        result["replay"] = latency_summary(times)
+    connection.close()
+    return result
+
+
+def late_event(spec: LedgerSpec, number: int, occurred: date, reported: date, status: str) -> dict[str, Any]:
+    """A decision on an existing restriction, appended long after it was taken."""
+    issuer, restricted = government(spec, number), government(spec, number + 1)
+    return {
+        "id": f"late-policy-change-{number:05d}-{reported.isoformat()}",
+        "kind": "policy_change",
+        "occurred": occurred.isoformat(),
+        "reported": reported.isoformat(),
+        "actors": [issuer],
+        "summary": f"{issuer} had quietly set {restriction_id(number)} to {status}, it emerged years later",
+        "sources": [
+            {"outlet": "Reuters", "published": reported.isoformat(), "attribution": "anonymous_official", "count": 2,
+             "url": f"https://news.example/late/{number}"},
+            {"outlet": "Politico", "published": reported.isoformat(), "attribution": "journalist",
+             "url": f"https://news.example/late/{number}/b"},
+        ],
+        "restriction": {"id": restriction_id(number), "status": status, "issuer": issuer, "restricted": restricted},
+        "stage": "signed",
+    }  # fmt: skip
+
+
+def late_event_phase(db: str, spec: LedgerSpec) -> dict[str, Any]:
+    """Append backdated decisions one at a time; time each from the append until an as-of query shows it."""
+    readmodel = _readmodel()
+    if readmodel is None:
+        return _unavailable()
+    from ledger.ingest import ingest_dicts  # noqa: PLC0415
+    from ledger.store import open_store  # noqa: PLC0415
+
+    view = view_path(db)
+    readmodel.project(db, view)  # start from a read model that is up to date
+    rng = random.Random(spec.seed ^ 0x1A7E)
+    connection = sqlite3.connect(f"file:{view}?mode=ro", uri=True, check_same_thread=False)
+    low, high = _date_range(connection)
+    tables, lookup = _projection_tables(), _entity_lookup(_replay())
+    trials = []
+    with open_store(db) as store:
+        for _ in range(LATE_EVENTS):
+            number = rng.randrange(spec.restrictions)
+            occurred = low + timedelta(days=rng.randint(30, max(31, (high - low).days // 2)))
+            status = rng.choice(["prohibited", "permitted", "conditional", "under_review"])
+            data = late_event(spec, number, occurred, high + timedelta(days=1), status)
+            started = time.perf_counter()
+            ingest_dicts(store, [data])
+            appended = time.perf_counter()
+            readmodel.project(db, view)
+            projected = time.perf_counter()
+            states = lookup(connection, "restrictions", tables["restrictions"], restriction_id(number), occurred.isoformat())
+            visible = any(data["id"] in (state.get("events") or []) for state in states)
+            done = time.perf_counter()
+            trials.append({
+                "event": data["id"],
+                "occurred": data["occurred"],
+                "visible": visible,
+                "ingest_ms": (appended - started) * 1000,
+                "project_ms": (projected - appended) * 1000,
+                "query_ms": (done - projected) * 1000,
+                "total_ms": (done - started) * 1000,
+            })  # fmt: skip
+    connection.close()
+    totals = sorted(trial["total_ms"] for trial in trials)
+    return {
+        "available": True,
+        "trials": trials,
+        "all_visible": all(trial["visible"] for trial in trials),
+        "median_ms": totals[len(totals) // 2],
+        "max_ms": totals[-1],
+    }
