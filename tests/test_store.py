@@ -125,3 +125,10 @@ def test_the_stored_state_is_canonical_json_the_library_can_decode(store, db):
 
     assert canonical_bytes(json.loads(state)) == state
     assert json.loads(state)["event"]["id"] == "kirby-a"
+
+
+def test_registry_ids_follow_what_is_put(store):
+    store.put_registry([("actor", "kirby", {"id": "kirby"})])
+    assert store.registry_ids() == {"actor": {"kirby"}}
+    store.put_registry([("actor", "biden", {"id": "biden"}), ("question", "q-1", {"id": "q-1"})])
+    assert store.registry_ids() == {"actor": {"kirby", "biden"}, "question": {"q-1"}}

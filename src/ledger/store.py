@@ -230,6 +230,7 @@ class LedgerStore:
             }
         )
         self.recorder: LedgerRecorder = self.app.recorder  # type: ignore[assignment]
+        self._registry_ids: dict[str, set[str]] | None = None
 
     @property
     def path(self) -> str:
@@ -265,11 +266,15 @@ class LedgerStore:
 
     def put_registry(self, entries: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
         """Insert or replace registry entries given as (kind, id, data)."""
+        entries = list(entries)
         with self.recorder.datastore.transaction(commit=True) as c:
             c.executemany(
                 "INSERT OR REPLACE INTO ledger_registry VALUES (?,?,?)",
                 [(kind, key, json.dumps(data, sort_keys=True)) for kind, key, data in entries],
             )
+        if self._registry_ids is not None:
+            for kind, key, _ in entries:
+                self._registry_ids.setdefault(kind, set()).add(key)
 
     # -- reading --------------------------------------------------------------------------
 
@@ -289,11 +294,17 @@ class LedgerStore:
         return found
 
     def registry_ids(self) -> dict[str, set[str]]:
-        """The ids in each registry (no entry bodies): what reference checks need."""
-        found: dict[str, set[str]] = {}
-        for kind, key in self._query("SELECT kind, id FROM ledger_registry"):
-            found.setdefault(kind, set()).add(key)
-        return found
+        """The ids in each registry (no entry bodies): what reference checks need.
+
+        Kept on this handle after the first read and updated by :meth:`put_registry`,
+        so a stream of small ingests does not reread thousands of rows each time.
+        """
+        if self._registry_ids is None:
+            found: dict[str, set[str]] = {}
+            for kind, key in self._query("SELECT kind, id FROM ledger_registry"):
+                found.setdefault(kind, set()).add(key)
+            self._registry_ids = found
+        return {kind: set(ids) for kind, ids in self._registry_ids.items()}
 
     def count(self) -> int:
         return self._query("SELECT COUNT(*) FROM ledger_chain")[0][0]
