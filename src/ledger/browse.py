@@ -54,8 +54,13 @@ def log(store: LedgerStore, where: LogFilter | None = None) -> Iterator[Recorded
     """Recorded events that match, in order of when they occurred (then id)."""
     where = where or LogFilter()
     found = [recorded for recorded in store.iter_events() if where.matches(recorded.data)]
-    found.sort(key=lambda r: (parse_edtf(r.data["occurred"]).earliest, parse_edtf(r.data["occurred"]).latest, r.id))
+    found.sort(key=_occurred_order)
     return iter(found)
+
+
+def _occurred_order(recorded: RecordedEvent) -> tuple[date, date, str]:
+    span = parse_edtf(recorded.data["occurred"])
+    return (span.earliest, span.latest, recorded.id)
 
 
 def show(store: LedgerStore, event_id: str) -> RecordedEvent:

@@ -327,9 +327,6 @@ class LedgerStore:
                 found[row[0]] = row[1]
         return found
 
-    def known_ids(self) -> set[str]:
-        return {row[0] for row in self._query("SELECT event_id FROM ledger_chain")}
-
     def get(self, event_id: str) -> RecordedEvent | None:
         """The recorded event with this id, or None."""
         rows = self._query(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ledger.cli.output import console
+from ledger.cli.output import console, error_console
 
 
 @click.command()
@@ -53,7 +53,7 @@ def bench(
     from ledger.bench.run import rerun_read_side, run_benchmark  # noqa: PLC0415 (keep `ledger --help` fast)
     from ledger.bench.targets import results_table  # noqa: PLC0415
 
-    err = console().__class__(stderr=True)
+    err = error_console()
 
     def report(message: str) -> None:
         err.print(f"[dim]… {message}[/]")

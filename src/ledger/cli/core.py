@@ -9,7 +9,7 @@ import click
 from rich.progress import Progress
 
 from ledger import browse
-from ledger.cli.output import console, db_option, emit_json, format_option, table, user_errors
+from ledger.cli.output import console, db_option, emit_json, error_console, format_option, table, user_errors
 from ledger.dates import parse_day
 from ledger.events import KINDS, json_schema
 from ledger.ingest import IngestError, ingest_paths
@@ -50,7 +50,7 @@ def ingest(paths: tuple[str, ...], db: str, progress: bool | None, run_projector
     with open_store(db) as store:
         try:
             if show_bar:
-                with Progress(console=console().__class__(stderr=True), transient=True) as bar:
+                with Progress(console=error_console(), transient=True) as bar:
                     task = bar.add_task("validating events", total=None)
                     report = ingest_paths(store, paths, progress=lambda done, total: bar.update(task, completed=done, total=total))
             else:

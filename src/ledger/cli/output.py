@@ -38,6 +38,11 @@ def console() -> Console:
     return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160)
 
 
+def error_console() -> Console:
+    """A console on standard error, for progress bars that must not mix with the output."""
+    return Console(stderr=True)
+
+
 def emit_json(data: Any) -> None:
     """Indented UTF-8 JSON on standard output (orjson: a whole replay of a big ledger is tens of MB)."""
     click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str).decode())

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from ledger.cli.output import console, db_option, emit_json, format_option, user_errors
+from ledger.cli.output import db_option, emit_json, error_console, format_option, user_errors
 from ledger.readmodel import ReadModelError, migrate as migrate_view, project as project_view, status, view_path_for
 
 view_option = click.option(
@@ -39,7 +39,7 @@ def project(db: str, view: str | None, rebuild: bool, progress: bool | None, fmt
 
     show_bar = sys.stderr.isatty() if progress is None else progress
     if show_bar:
-        with Progress(console=console().__class__(stderr=True), transient=True) as bar:
+        with Progress(console=error_console(), transient=True) as bar:
             task = bar.add_task("projecting", total=None)
             report = project_view(db, view, rebuild, progress=lambda done, total: bar.update(task, completed=done, total=total))
     else:

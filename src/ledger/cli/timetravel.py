@@ -236,10 +236,8 @@ def replay(as_of: str, known_at: str | None, recorded_before: str | None, only: 
     with open_ledger(db) as store:
         view = read_model.caught_up_view(db)
         if view:  # materialised answers: indexed lookups instead of a fold over every event
-            if isinstance(position_or_time, str):
-                api.recorded_cutoff(store, position_or_time)  # refuses what is neither a position nor a timestamp
-                position_or_time = store.position_at(position_or_time)
-            result = read_model.replay(view, as_of, known_at, only=only, recorded_before=position_or_time)
+            cutoff = api.recorded_cutoff(store, position_or_time)  # a timestamp becomes its append's first position
+            result = read_model.replay(view, as_of, known_at, only=only, recorded_before=cutoff)
         else:
             result = api.replay(store, as_of, known_at, position_or_time, only)
     if fmt == "json":

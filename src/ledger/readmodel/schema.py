@@ -10,16 +10,15 @@ in a wheel), and applied with sqlite-utils' built-in :class:`~sqlite_utils.Migra
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import sqlite_utils
-
 import os
 import runpy
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 VIEW_SUFFIX = ".view.db"
