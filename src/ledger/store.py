@@ -25,7 +25,7 @@ import json
 import os
 import sqlite3
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -79,6 +79,32 @@ def canonical_bytes(data: Any) -> bytes:
 
 def content_hash(data: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_bytes(data)).hexdigest()
+
+
+@dataclass(frozen=True)
+class PreparedEvent:
+    """A validated event reduced to what the append needs: its id and its canonical bytes.
+
+    Pure to compute (:func:`prepare_event`), so it can be made in another process.
+    """
+
+    event_id: str
+    canonical: bytes
+
+
+def prepare_event(data: dict[str, Any]) -> PreparedEvent:
+    """The :class:`PreparedEvent` of a validated, JSON-ready event dict."""
+    return PreparedEvent(data["id"], canonical_bytes(data))
+
+
+def event_reader(conn: sqlite3.Connection) -> Callable[[bytes], dict[str, Any]]:
+    """A function that turns a ``stored_events.state`` value of the store on ``conn`` into the event dict.
+
+    Everything that reads stored events without a :class:`LedgerStore` (the
+    read-model projector, the benchmarks) goes through this, so the stored form
+    can change in one place.
+    """
+    return lambda state: orjson.loads(state)["event"]
 
 
 def entry_id(event_id: str) -> uuid.UUID:
@@ -249,7 +275,11 @@ class LedgerStore:
 
     def append(self, events: Sequence[dict[str, Any]], recorded_at: datetime | None = None) -> list[int]:
         """Append validated events (plain JSON-ready dicts) in one transaction; return their positions."""
-        if not events:
+        return self.append_prepared([prepare_event(data) for data in events], recorded_at)
+
+    def append_prepared(self, prepared: Sequence[PreparedEvent], recorded_at: datetime | None = None) -> list[int]:
+        """Append events already reduced by :func:`prepare_event`, in one transaction; return their positions."""
+        if not prepared:
             return []
         when = (recorded_at or datetime.now(timezone.utc)).isoformat()
         # The state is the canonical JSON of {content_hash, event, originator_topic, timestamp}
@@ -257,11 +287,11 @@ class LedgerStore:
         tail = b',"originator_topic":' + orjson.dumps(ENTRY_TOPIC)
         tail += b',"timestamp":' + canonical_bytes({"_type_": "datetime_iso", "_data_": when}) + b"}"
         stored, chain = [], []
-        for data in events:
-            canonical = canonical_bytes(data)
+        for event in prepared:
+            canonical = event.canonical
             state = b'{"content_hash":"' + hashlib.sha256(canonical).hexdigest().encode() + b'","event":' + canonical + tail
-            stored.append(StoredEvent(entry_hex(data["id"]), 1, RECORDED_TOPIC, state))  # type: ignore[arg-type]
-            chain.append((data["id"], canonical))
+            stored.append(StoredEvent(entry_hex(event.event_id), 1, RECORDED_TOPIC, state))  # type: ignore[arg-type]
+            chain.append((event.event_id, canonical))
         return list(self.recorder.insert_events(stored, chain=chain, recorded_at=when))
 
     def put_registry(self, entries: Iterable[tuple[str, str, dict[str, Any]]]) -> None:

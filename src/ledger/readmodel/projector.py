@@ -41,6 +41,7 @@ from ledger.projections.base import EntityKey
 from ledger.projections.history import group_by_entity
 from ledger.projections.state import entity_of
 from ledger.readmodel import rows
+from ledger.store import event_reader
 from ledger.readmodel.histories import DEFAULT_BUDGET, EntityHistory, HistoryCache
 from ledger.readmodel.schema import ReadModelError, connect, migrate
 from ledger.readmodel.versions import HISTORY_TABLES, StaleHistory, VersionChanges, VersionWriter
@@ -114,6 +115,7 @@ class Projector:
         if not Path(self.store_path).exists():
             raise ReadModelError(f"no ledger database at {self.store_path}; run 'ledger ingest events/' to create it")
         self.store = sqlite3.connect(f"file:{Path(self.store_path).resolve()}?mode=ro", uri=True, check_same_thread=False)
+        self.read_event = event_reader(self.store)
         self.view = connect(self.view_path)
         self.migrations = migrate(self.view_path, self.view)
         self.histories = HistoryCache(history_budget)
@@ -286,7 +288,7 @@ class Projector:
                 "JOIN stored_events s ON s.rowid = c.position WHERE c.position BETWEEN ? AND ? ORDER BY c.position",
                 (start, stop),
             ).fetchall()
-            yield [(position, at, chain, orjson.loads(state)["event"]) for position, at, chain, state in found]
+            yield [(position, at, chain, self.read_event(state)) for position, at, chain, state in found]
             start = stop + 1
 
     def update_histories(self, new: dict[str, dict[str, Any]], positions: dict[str, int], writer: VersionWriter) -> int:
@@ -393,7 +395,7 @@ class Projector:
         for chunk in chunks(list(positions)):
             marks = ", ".join("?" * len(chunk))
             for position, state in self.store.execute(f"SELECT rowid, state FROM stored_events WHERE rowid IN ({marks})", chunk):
-                found[position] = orjson.loads(state)["event"]
+                found[position] = self.read_event(state)
         return found
 
 
