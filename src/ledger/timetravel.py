@@ -17,14 +17,16 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger.dates import OPEN_END, DateError, parse_day, parse_edtf
 from ledger.projections import PROJECTIONS, EntityKey, entity_of, group_by_entity, state_at
 from ledger.projections.fold import applied_count, fold, render
 from ledger.projections.state import entity_units
 from ledger.projections.visibility import resolve, visible_events
-from ledger.store import LedgerStore
+
+if TYPE_CHECKING:
+    from ledger.store import LedgerStore
 
 ONLY_NAMES = {
     "restrictions": "restrictions",

@@ -3,6 +3,10 @@
 Each command parses its options, calls one API function, and formats the
 result with :mod:`ledger.cli.output`. Errors a user can act on exit with
 status 2 and a one-line message, never a traceback.
+
+Commands are loaded when they are run (or listed by ``--help``), so
+``ledger replay`` does not pay for importing validation and the store it may
+not need: :data:`COMMANDS` says which module defines each one.
 """
 
 from __future__ import annotations
@@ -13,10 +17,30 @@ import click
 
 from ledger import __version__
 
-COMMAND_MODULES = ("core", "timetravel", "readmodel", "bench")
+COMMANDS = {
+    "ingest": "core", "log": "core", "show": "core", "verify": "core", "schema": "core",
+    "replay": "timetravel", "audit": "timetravel", "diff": "timetravel", "timeline": "timetravel",
+    "project": "readmodel", "migrate": "readmodel", "serve": "readmodel",
+    "bench": "bench",
+}  # fmt: skip
+"""Command name to the module of ``ledger.cli`` that defines it (in that module's ``COMMANDS`` list)."""
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """A group whose commands are imported from their module on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in COMMANDS:
+            module = importlib.import_module(f"ledger.cli.{COMMANDS[name]}")
+            for command in module.COMMANDS:
+                self.add_command(command)
+        return self.commands.get(name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="ledger")
 def main() -> None:
     """An event-sourced decision ledger.
@@ -34,14 +58,3 @@ def main() -> None:
 
     The store is ./ledger.db unless --db or LEDGER_DB names another.
     """
-
-
-for _name in COMMAND_MODULES:
-    try:
-        _module = importlib.import_module(f"ledger.cli.{_name}")
-    except ModuleNotFoundError as _error:
-        if _error.name != f"ledger.cli.{_name}":
-            raise
-        continue
-    for _command in getattr(_module, "COMMANDS", []):
-        main.add_command(_command)

@@ -45,7 +45,9 @@ def error_console() -> Console:
 
 def emit_json(data: Any) -> None:
     """Indented UTF-8 JSON on standard output (orjson: a whole replay of a big ledger is tens of MB)."""
-    click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str).decode())
+    out = click.get_binary_stream("stdout")
+    out.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE, default=str))
+    out.flush()
 
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
@@ -79,12 +81,18 @@ def user_errors(*error_types: type[Exception]) -> Callable:
         @functools.wraps(command)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             from ledger.dates import DateError
-            from ledger.store import StoreError
 
             try:
                 return command(*args, **kwargs)
-            except (DateError, StoreError, *error_types) as error:
+            except (DateError, *error_types) as error:
                 raise UserError(str(error)) from None
+            except Exception as error:
+                # A store error can only come from a loaded store module: checking this way keeps
+                # commands that never open the store from loading it.
+                store = sys.modules.get("ledger.store")
+                if store is not None and isinstance(error, store.StoreError):
+                    raise UserError(str(error)) from None
+                raise
 
         return wrapper
 

@@ -7,15 +7,16 @@ formats the result (rich tables, JSON exactly as the API returns it, Markdown).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ledger import timetravel as api
 from ledger.readmodel import query as read_model
 from ledger.cli.output import UserError, console, db_option, emit_json, format_option, markdown_table, table, user_errors
-from ledger.ingest import IngestError, ingest_paths
-from ledger.store import LedgerStore, open_store
+
+if TYPE_CHECKING:
+    from ledger.store import LedgerStore
 
 FORMATS = ("table", "json", "markdown")
 BUNDLED_EVENTS = Path("events")
@@ -26,6 +27,9 @@ known_at_help = "Public time: use only what had been reported by this date (defa
 
 def open_ledger(db: str) -> LedgerStore:
     """Open the ledger; when there is none yet and ./events exists, build it from ./events first."""
+    from ledger.ingest import IngestError, ingest_paths  # noqa: PLC0415 - the store and validation load only when needed
+    from ledger.store import open_store  # noqa: PLC0415
+
     if not Path(db).exists() and BUNDLED_EVENTS.is_dir():
         click.echo(f"no ledger at {db}: building it from ./{BUNDLED_EVENTS} first", err=True)
         try:
@@ -233,6 +237,14 @@ def replay(as_of: str, known_at: str | None, recorded_before: str | None, only: 
       ledger replay --as-of 2024-06-01 --format markdown > state.md
     """
     position_or_time = int(recorded_before) if recorded_before and recorded_before.isdigit() else recorded_before
+    view = read_model.caught_up_view(db) if recorded_before is None and Path(db).exists() else None
+    if view:  # the usual question, answered from the read model without opening the store
+        result = read_model.replay(view, as_of, known_at, only=only, raw=fmt == "json")
+        if fmt == "json":
+            emit_json(result)
+            return
+        emit_replay(result, fmt)
+        return
     with open_ledger(db) as store:
         view = read_model.caught_up_view(db)
         if view:  # materialised answers: indexed lookups instead of a fold over every event
@@ -243,6 +255,11 @@ def replay(as_of: str, known_at: str | None, recorded_before: str | None, only: 
     if fmt == "json":
         emit_json(result)
         return
+    emit_replay(result, fmt)
+
+
+def emit_replay(result: dict[str, Any], fmt: str) -> None:
+    """A replay's states as one table per projection (rich or Markdown)."""
     sections = [
         (name.replace("_", " "), [header for header, _ in PROJECTION_COLUMNS[name]], rows_for(name, result[name]))
         for name in PROJECTION_COLUMNS

@@ -19,9 +19,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from pydantic import ValidationError
-
-from ledger.events import apply_amendment, parse_event
 
 
 @dataclass(frozen=True)
@@ -50,6 +47,10 @@ def visible_events(events: Iterable[dict[str, Any]], known_at: date | None) -> l
 
 def amend(data: dict[str, Any], amended: dict[str, Any]) -> dict[str, Any] | None:
     """The event as the amendment says it should read, or None if that is not a valid event."""
+    from pydantic import ValidationError  # noqa: PLC0415 - validation loads only when an amendment is applied
+
+    from ledger.events import apply_amendment, parse_event  # noqa: PLC0415
+
     try:
         return apply_amendment(parse_event(data), amended).to_dict()
     except ValidationError:

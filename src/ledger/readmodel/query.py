@@ -54,6 +54,7 @@ def replay(
     *,
     recorded_before: int | None = None,
     entity: str | None = None,
+    raw: bool = False,
 ) -> dict[str, Any]:
     """The state of every restriction, aid package, position and territory on ``as_of``, from the read model.
 
@@ -62,7 +63,9 @@ def replay(
       (``recorded_before`` N is accepted too and means P = first position of N's batch − 1,
       as ``ledger replay --recorded-before N``);
     - ``only``: ``restrictions,aid,positions,territory`` or a list of them;
-    - ``entity``: one entity only (``ID`` or ``projection:ID``), for millisecond lookups.
+    - ``entity``: one entity only (``ID`` or ``projection:ID``), for millisecond lookups;
+    - ``raw``: states as :class:`orjson.Fragment` (their stored JSON, unparsed), for
+      writing the answer straight out as JSON.
 
     ``view_db_path`` may also be an open connection (reused across queries).
     """
@@ -81,23 +84,43 @@ def replay(
             (recorded_through + 1 if recorded_through is not None else None),
             "recorded_through": recorded_through,
         }
+        decode = orjson.Fragment if raw else orjson.loads
         for name in names:
             table = HISTORY_TABLES[name].table
-            sql = f"SELECT state FROM {table} WHERE {condition}"
-            query_params = params
-            if entity is not None:
+            if entity is None:
+                states = conn.execute(f"SELECT state FROM {table} WHERE {condition} ORDER BY entity", params).fetchall()
+            else:
                 projection, _, key = entity.partition(":") if entity.split(":", 1)[0] in PROJECTIONS else ("", "", entity)
                 if projection and projection != name:
                     result[name] = []
                     continue
-                sql += " AND entity = :entity"
-                query_params = {**params, "entity": key}
-            rows = conn.execute(sql + " ORDER BY entity", query_params).fetchall()
-            result[name] = [orjson.loads(state) for (state,) in rows]
+                if known is None and recorded_through is None:
+                    states = latest_state(conn, table, key, params["as_of"])
+                else:
+                    sql = f"SELECT state FROM {table} WHERE {condition} AND entity = :entity"
+                    states = conn.execute(sql, {**params, "entity": key}).fetchall()
+            result[name] = [decode(state) for (state,) in states]
         return result
     finally:
         if conn is not view_db_path:
             conn.close()
+
+
+def latest_state(conn: sqlite3.Connection, table: str, entity: str, as_of: str) -> list[tuple[str]]:
+    """One entity's state on ``as_of`` as known and recorded now: at most one row, found in O(log n).
+
+    The rows an entity holds as known and recorded now are the segments of one
+    valid-time line: they never overlap. So the row holding on a date is the
+    last one starting on or before it (or the open-start row), if it has not
+    ended by then. Two index probes, however long the entity's history.
+    """
+    now = f"SELECT state, valid_to FROM {table} WHERE entity = ? AND recorded_to IS NULL AND known_to IS NULL"
+    row = conn.execute(f"{now} AND valid_from <= ? ORDER BY valid_from DESC LIMIT 1", (entity, as_of)).fetchone()
+    if row is None:
+        row = conn.execute(f"{now} AND valid_from IS NULL LIMIT 1", (entity,)).fetchone()
+    if row is None or (row[1] is not None and row[1] <= as_of):
+        return []
+    return [(row[0],)]
 
 
 def batch_start(conn: sqlite3.Connection, position: int) -> int:

@@ -1,0 +1,111 @@
+"""As-of lookups of the read model: one entity in two index probes, the whole state inside the index, raw JSON out."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from datetime import date, timedelta
+
+import orjson
+import pytest
+
+from ledger.readmodel import project
+from ledger.readmodel.query import as_of_condition, latest_state, replay
+from ledger.readmodel.versions import HISTORY_TABLES
+from test_readmodel import SMALL, synthetic_store
+
+PROJECTIONS = ("restrictions", "aid_packages", "positions", "territory")
+
+
+@pytest.fixture
+def view(db, tmp_path):
+    path = str(tmp_path / "ledger.view.db")
+    synthetic_store(db, SMALL, batches=4, after_each=lambda: project(db, path))
+    return path
+
+
+def test_known_now_rows_of_an_entity_never_overlap_in_valid_time(view):
+    """What the one-row lookup relies on: as known and recorded now, an entity's rows are one valid-time line."""
+    conn = sqlite3.connect(view)
+    for table in HISTORY_TABLES.values():
+        rows = conn.execute(
+            f"SELECT entity, COALESCE(valid_from, ''), COALESCE(valid_to, '9999-12-31') FROM {table.table} "
+            "WHERE recorded_to IS NULL AND known_to IS NULL ORDER BY entity, 2"
+        ).fetchall()
+        assert rows, table.table
+        for (entity, _, end), (next_entity, start, _) in zip(rows, rows[1:]):
+            if entity == next_entity:
+                assert end <= start, (table.table, entity)
+
+
+def test_one_entity_lookup_equals_the_whole_state_filtered_to_it(view):
+    rng = random.Random(7)
+    conn = sqlite3.connect(f"file:{view}?mode=ro", uri=True)
+    entities = {
+        name: [row[0] for row in conn.execute(f"SELECT DISTINCT entity FROM {table.table}")]
+        for name, table in HISTORY_TABLES.items()
+    }
+    asked = found_some = 0
+    for _ in range(15):
+        day = date(2015, 1, 1) + timedelta(days=rng.randrange(3700))
+        everything = replay(conn, day)
+        for name in PROJECTIONS:
+            by_id = {state["id"]: state for state in everything[name]}
+            for key in rng.sample(entities[name], min(6, len(entities[name]))):
+                alone = replay(conn, day, entity=f"{name}:{key}")[name]
+                assert alone == ([by_id[key]] if key in by_id else []), (name, key, day)
+                asked += 1
+                found_some += bool(alone)
+    assert asked > 200 and found_some > 20
+
+
+def test_one_entity_lookup_agrees_with_the_range_condition_on_every_row_boundary(view):
+    """Dates on which rows start and end are where an off-by-one would show."""
+    conn = sqlite3.connect(f"file:{view}?mode=ro", uri=True)
+    condition = as_of_condition(known_at=False, recorded_through=False)
+    for table in HISTORY_TABLES.values():
+        sample = conn.execute(
+            f"SELECT entity, valid_from, valid_to FROM {table.table} WHERE recorded_to IS NULL AND known_to IS NULL "
+            "ORDER BY id LIMIT 40"
+        ).fetchall()
+        for entity, start, end in sample:
+            for day in {d for d in (start, end) if d} | {"0001-01-02", "9999-12-30"}:
+                shifted = (date.fromisoformat(day) - timedelta(days=1)).isoformat()
+                for as_of in (day, shifted):
+                    expected = conn.execute(
+                        f"SELECT state FROM {table.table} WHERE {condition} AND entity = :entity",
+                        {"as_of": as_of, "entity": entity},
+                    ).fetchall()
+                    assert latest_state(conn, table.table, entity, as_of) == expected, (table.table, entity, as_of)
+
+
+def test_the_one_entity_lookup_is_a_descending_index_range(view):
+    conn = sqlite3.connect(view)
+    for table in HISTORY_TABLES.values():
+        plan = conn.execute(
+            f"EXPLAIN QUERY PLAN SELECT state, valid_to FROM {table.table} WHERE entity = ? AND recorded_to IS NULL "
+            "AND known_to IS NULL AND valid_from <= ? ORDER BY valid_from DESC LIMIT 1",
+            ("x", "2020-01-01"),
+        ).fetchall()
+        assert f"USING INDEX {table.table}_entity (entity=? AND recorded_to=? AND known_to=? AND valid_from<?)" in plan[0][3]
+        assert not any("TEMP B-TREE" in step[3] for step in plan)
+
+
+def test_the_whole_state_lookup_tests_the_dates_inside_the_index(view):
+    conn = sqlite3.connect(view)
+    columns = {table.table: [row[2] for row in conn.execute(f"PRAGMA index_info({table.table}_as_of)")] for table in HISTORY_TABLES.values()}
+    assert set(map(tuple, columns.values())) == {("recorded_to", "known_to", "entity", "valid_from", "valid_to")}
+    for table in HISTORY_TABLES.values():
+        plan = conn.execute(
+            f"EXPLAIN QUERY PLAN SELECT state FROM {table.table} WHERE {as_of_condition(False, False)} ORDER BY entity",
+            {"as_of": "2020-01-01"},
+        ).fetchall()
+        assert [step[3] for step in plan] == [f"SEARCH {table.table} USING INDEX {table.table}_as_of (recorded_to=? AND known_to=?)"]
+
+
+def test_raw_states_are_the_same_json_unparsed(view):
+    parsed = replay(view, "2019-03-01")
+    raw = replay(view, "2019-03-01", raw=True)
+    assert all(isinstance(state, orjson.Fragment) for name in PROJECTIONS for state in raw[name])
+    assert orjson.loads(orjson.dumps(raw)) == orjson.loads(orjson.dumps(parsed))
+    assert sum(len(parsed[name]) for name in PROJECTIONS) > 10
