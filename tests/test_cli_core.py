@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from conftest import make_event, write_events
 from ledger.cli import main
+from ledger.store import codec_of
 
 
 @pytest.fixture
@@ -96,9 +97,13 @@ def test_reading_without_a_database_says_how_to_make_one(run):
 def test_verify_ok_then_mismatch_after_tampering(run, filled, db):
     result = run("verify")
     assert result.exit_code == 0 and result.output.startswith("ok, 3 events, head ")
-    with sqlite3.connect(db) as raw:
+    with sqlite3.connect(db) as raw:  # edit the event as someone with the file could: decode, change, re-encode
+        codec = codec_of(raw)
+        (state,) = raw.execute("SELECT state FROM stored_events WHERE rowid = 2").fetchone()
+        dictionary_id, recorded_us = codec.header(state)
+        forged = codec.encode(codec.canonical(state).replace(b"Example", b"Exemplary"), recorded_us, dictionary_id)
         raw.execute("DROP TRIGGER stored_events_no_update")
-        raw.execute("UPDATE stored_events SET state = replace(state, 'Example', 'Exemplary') WHERE rowid = 2")
+        raw.execute("UPDATE stored_events SET state = ? WHERE rowid = 2", (forged,))
     result = run("verify")
     assert result.exit_code == 1 and "mismatch at position 2" in result.output
 

@@ -1,16 +1,56 @@
-"""The store appends, reads back, refuses edits at the database, and detects tampering."""
+"""The store appends, reads back, compresses, refuses edits at the database, and detects tampering."""
 
 import sqlite3
+from datetime import datetime, timezone
 
 import pytest
 
 from conftest import make_event
 from ledger.events import parse_event
-from ledger.store import StoreError, entry_id, open_store
+from ledger.store import (
+    STATE_HEADER,
+    TRAINING_MIN,
+    StoreError,
+    canonical_bytes,
+    codec_of,
+    entry_id,
+    event_reader,
+    library_state,
+    open_store,
+)
+
+KINDS = ["statement", "policy_change", "request", "battlefield", "aid_package"]
+RECORDED_AT = datetime(2024, 6, 1, 12, 30, 15, 123456, tzinfo=timezone.utc)
 
 
 def dump(event):
     return parse_event(event).model_dump(mode="json", exclude_none=True)
+
+
+def many(count, start=0):
+    """``count`` varied events, enough of them for the store to train a dictionary."""
+    return [
+        dump(make_event(f"event-{n:05d}", KINDS[n % len(KINDS)], summary=f"Summary number {n} of the ledger."))
+        for n in range(start, start + count)
+    ]
+
+
+def states(db):
+    with sqlite3.connect(db) as raw:
+        return [state for (state,) in raw.execute("SELECT state FROM stored_events ORDER BY rowid")]
+
+
+def rewrite_event(db, position, change):
+    """Change a stored event the way someone with the file could: decode, edit, re-encode with the store's codec."""
+    with sqlite3.connect(db) as raw:
+        codec = codec_of(raw)
+        (state,) = raw.execute("SELECT state FROM stored_events WHERE rowid = ?", (position,)).fetchone()
+        dictionary_id, recorded_us = codec.header(state)
+        event = codec.event(state)
+        change(event)
+        forged = codec.encode(canonical_bytes(event), recorded_us, dictionary_id)
+        raw.execute("DROP TRIGGER stored_events_no_update")
+        raw.execute("UPDATE stored_events SET state = ? WHERE rowid = ?", (forged, position))
 
 
 @pytest.fixture
@@ -61,17 +101,23 @@ def test_verify_says_ok_with_count_and_head(store):
     assert result.ok and result.count == 2 and result.head == store.head()
 
 
-def test_verify_finds_a_row_edited_by_hand_after_the_triggers_were_dropped(store, db):
-    store.append([dump(make_event(f"kirby-{n}")) for n in range(5)])
-    with sqlite3.connect(db) as raw:
-        raw.execute("DROP TRIGGER stored_events_no_update")
-        raw.execute(
-            "UPDATE stored_events SET state = json_set(state, '$.event.summary', 'He said it had changed.') "
-            "WHERE rowid = 3"
-        )
+@pytest.mark.parametrize("count", [5, TRAINING_MIN], ids=["without-dictionary", "with-dictionary"])
+def test_verify_finds_a_row_edited_by_hand_after_the_triggers_were_dropped(store, db, count):
+    store.append(many(count))
+    rewrite_event(db, 3, lambda event: event.update(summary="He said it had changed."))
+    assert store.get("event-00002").data["summary"] == "He said it had changed."
     result = store.verify()
     assert not result.ok
     assert result.first_bad_position == 3 and result.count == 2
+
+
+def test_verify_finds_a_state_that_is_no_longer_readable(store, db):
+    store.append(many(3))
+    with sqlite3.connect(db) as raw:
+        raw.execute("DROP TRIGGER stored_events_no_update")
+        raw.execute("UPDATE stored_events SET state = substr(state, 1, 20) WHERE rowid = 2")
+    result = store.verify()
+    assert not result.ok and result.first_bad_position == 2 and result.reason == "the stored event is not readable"
 
 
 def test_verify_finds_a_deleted_row(store, db):
@@ -115,16 +161,119 @@ def test_entry_ids_are_uuid5_of_the_slug():
     assert entry_id("kirby-a") == uuid.uuid5(LEDGER_NAMESPACE, "kirby-a")
 
 
-def test_the_stored_state_is_canonical_json_the_library_can_decode(store, db):
-    from ledger.store import canonical_bytes
-
-    store.append([dump(make_event("kirby-a"))])
+def test_the_stored_state_is_a_header_and_the_compressed_canonical_event(store, db):
+    event = dump(make_event("kirby-a"))
+    store.append([event], recorded_at=RECORDED_AT)
+    (state,) = states(db)
     with sqlite3.connect(db) as raw:
-        (state,) = raw.execute("SELECT state FROM stored_events").fetchone()
-    import json
+        codec = codec_of(raw)
+        assert codec.header(state) == (0, int(RECORDED_AT.timestamp()) * 1_000_000 + 123456)  # no dictionary yet
+        assert codec.canonical(state) == canonical_bytes(event)
+        assert event_reader(raw)(state) == event
+    assert len(state) < len(canonical_bytes(event))
 
-    assert canonical_bytes(json.loads(state)) == state
-    assert json.loads(state)["event"]["id"] == "kirby-a"
+
+def test_the_library_reads_the_entry_back_with_its_content_hash_and_time(store):
+    from ledger.store import content_hash
+
+    event = dump(make_event("kirby-a"))
+    store.append([event], recorded_at=RECORDED_AT)
+    entry = store.app.repository.get(entry_id("kirby-a"))
+    assert entry.event == event
+    assert entry.content_hash == content_hash(event)
+    assert entry.created_on == RECORDED_AT
+
+
+def test_a_dictionary_is_trained_on_the_ledgers_own_events_and_kept_in_the_store(store, db):
+    events = many(TRAINING_MIN)
+    store.append(events)
+    with sqlite3.connect(db) as raw:
+        codec = codec_of(raw)
+        assert raw.execute("SELECT id, first_position, samples FROM ledger_codec").fetchall() == [(1, 1, TRAINING_MIN)]
+        stored = states(db)
+        assert {codec.header(state)[0] for state in stored} == {1}
+        read = event_reader(raw)
+        assert [read(state) for state in stored] == events
+        with pytest.raises(sqlite3.DatabaseError, match="immutable"):
+            raw.execute("DELETE FROM ledger_codec")
+    plain = sum(len(canonical_bytes(event)) for event in events)
+    assert sum(len(state) for state in stored) < plain / 5
+    assert store.app.repository.get(entry_id("event-00007")).event == events[7]
+    assert store.verify().ok
+
+
+def test_below_the_training_size_appends_wait_then_train_on_what_is_stored(store, db):
+    third = TRAINING_MIN // 3 + 1  # three appends cross the training size, two do not
+    store.append(many(third))
+    store.append(many(third, start=third))
+    assert {STATE_HEADER.unpack_from(state)[1] for state in states(db)} == {0}
+    store.append(many(third, start=2 * third))
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("SELECT first_position, samples FROM ledger_codec").fetchall() == [(2 * third + 1, 3 * third)]
+    assert [STATE_HEADER.unpack_from(state)[1] for state in states(db)] == [0] * 2 * third + [1] * third
+    assert [r.id for r in store.iter_events()] == [e["id"] for e in many(3 * third)]
+    assert store.verify().ok
+
+
+def test_a_failed_append_leaves_no_dictionary_behind(store, db):
+    store.append(many(1))
+    with pytest.raises(Exception, match="UNIQUE|IntegrityError|unique"):
+        store.append(many(TRAINING_MIN))  # would train, but repeats event-00000
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("SELECT COUNT(*) FROM ledger_codec").fetchone() == (0,)
+    store.append(many(TRAINING_MIN, start=1))
+    assert [r.id for r in store.iter_events()] == [e["id"] for e in many(TRAINING_MIN + 1)]
+    with sqlite3.connect(db) as raw:
+        assert [event_reader(raw)(state)["id"] for state in states(db)][-1] == f"event-{TRAINING_MIN:05d}"
+    assert store.verify().ok
+
+
+def test_recorded_times_are_kept_in_utc(store):
+    from datetime import timedelta
+
+    store.append([dump(make_event("kirby-a"))], recorded_at=datetime(2024, 6, 1, 14, 30, tzinfo=timezone(timedelta(hours=2))))
+    assert store.get("kirby-a").recorded_at == "2024-06-01T12:30:00+00:00"
+    assert store.app.repository.get(entry_id("kirby-a")).created_on == datetime(2024, 6, 1, 12, 30, tzinfo=timezone.utc)
+
+
+def test_the_same_events_appended_the_same_way_give_the_same_bytes(tmp_path):
+    stored = []
+    for name in ("one.db", "two.db"):
+        db = str(tmp_path / name)
+        with open_store(db) as store:
+            store.append(many(TRAINING_MIN), recorded_at=RECORDED_AT)
+            store.append(many(10, start=TRAINING_MIN), recorded_at=RECORDED_AT)
+        with sqlite3.connect(db) as raw:
+            stored.append((raw.execute("SELECT * FROM ledger_codec").fetchall(), states(db)))
+    assert stored[0] == stored[1]
+
+
+def test_a_reader_made_before_the_dictionary_reads_what_is_written_after_it(store, db):
+    with sqlite3.connect(db) as raw:
+        read = event_reader(raw)
+        store.append(many(TRAINING_MIN))
+        assert read(states(db)[-1])["id"] == f"event-{TRAINING_MIN - 1:05d}"
+
+
+def test_a_store_written_before_compression_is_still_read_verified_and_appended_to(store, db):
+    events = many(3)
+    store.append(events, recorded_at=RECORDED_AT)
+    with sqlite3.connect(db) as raw:  # turn it into a store of the earlier format: plain JSON states, no codec table
+        raw.execute("DROP TRIGGER stored_events_no_update")
+        for position, event in enumerate(events, start=1):
+            raw.execute(
+                "UPDATE stored_events SET state = ? WHERE rowid = ?",
+                (library_state(canonical_bytes(event), RECORDED_AT.isoformat()), position),
+            )
+        raw.execute("DROP TABLE ledger_codec")
+        assert [event_reader(raw)(state) for state in states(db)] == events
+    with open_store(db) as reopened:
+        assert reopened.get("event-00001").data == events[1]
+        assert reopened.app.repository.get(entry_id("event-00002")).event == events[2]
+        assert reopened.verify().ok
+        reopened.append(many(TRAINING_MIN, start=3))
+        assert reopened.verify().ok and reopened.count() == TRAINING_MIN + 3
+        assert reopened.get("event-00000").data == events[0]
 
 
 def test_registry_ids_follow_what_is_put(store):

@@ -15,6 +15,11 @@ Two guarantees are added at the database:
   ``ledger_chain`` (over the previous hash and the event's canonical bytes),
   in the same transaction; :meth:`LedgerStore.verify` recomputes it.
 
+Each event's state is stored compressed (:class:`StateCodec`): a short header
+naming the zstd dictionary it was written with, then a zstd frame of the
+event's canonical bytes. The dictionaries are trained on the ledger's own
+events and kept in the store (``ledger_codec``), so the file describes itself.
+
 The backend is a setting (:class:`StoreSettings`): SQLite, one file, by default.
 """
 
@@ -24,17 +29,19 @@ import hashlib
 import json
 import os
 import sqlite3
+import struct
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import orjson
+import zstandard
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import Compressor, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import get_topic
 
@@ -102,9 +109,23 @@ def event_reader(conn: sqlite3.Connection) -> Callable[[bytes], dict[str, Any]]:
 
     Everything that reads stored events without a :class:`LedgerStore` (the
     read-model projector, the benchmarks) goes through this, so the stored form
-    can change in one place.
+    can change in one place. It reads every form a store may hold (see
+    :class:`StateCodec`), and loads the store's dictionaries from ``conn`` when
+    a state first names one.
     """
-    return lambda state: orjson.loads(state)["event"]
+    return codec_of(conn).event
+
+
+def codec_of(conn: sqlite3.Connection) -> StateCodec:
+    """The :class:`StateCodec` of the store on a plain ``sqlite3`` connection (read-only is enough)."""
+
+    def load() -> list[tuple[int, bytes]]:
+        try:
+            return conn.execute("SELECT id, dictionary FROM ledger_codec").fetchall()
+        except sqlite3.OperationalError:  # a store written before states were compressed has no codec table
+            return []
+
+    return StateCodec(load)
 
 
 def entry_id(event_id: str) -> uuid.UUID:
@@ -135,6 +156,160 @@ ENTRY_TOPIC = get_topic(Entry)
 RECORDED_TOPIC = get_topic(Entry.Recorded)
 
 
+# --- the stored form of an event ----------------------------------------------------------
+
+STATE_ZSTD = 1
+STATE_HEADER = struct.Struct(">BHq")
+"""Header of a compressed state: the form (:data:`STATE_ZSTD`), the dictionary id (0: none), the recorded time in µs."""
+COMPRESSION_LEVEL = 3
+DICTIONARY_SIZE = 64 * 1024
+TRAINING_MIN = 1_000
+"""A store trains its dictionary with the first append that brings it to this many events."""
+TRAINING_SAMPLES = 10_000
+"""How many of the most recent events (this append's, then stored ones) the dictionary is trained on."""
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def library_state(canonical: bytes, recorded_at: str) -> bytes:
+    """The state eventsourcing decodes into an :class:`Entry`'s ``Recorded`` event.
+
+    The canonical JSON of ``{content_hash, event, originator_topic, timestamp}``,
+    assembled around the event's canonical bytes; it is also how states were
+    stored before they were compressed.
+    """
+    return (
+        b'{"content_hash":"' + hashlib.sha256(canonical).hexdigest().encode() + b'","event":' + canonical
+        + b',"originator_topic":' + orjson.dumps(ENTRY_TOPIC)
+        + b',"timestamp":' + canonical_bytes({"_type_": "datetime_iso", "_data_": recorded_at}) + b"}"
+    )
+
+
+def train_dictionary(samples: list[bytes], dictionary_id: int) -> bytes | None:
+    """A zstd dictionary trained on these canonical events, or None if zstd cannot train one from them.
+
+    Deterministic: one parameter set (no search) and one thread, so the same
+    samples always give the same bytes.
+    """
+    size = min(DICTIONARY_SIZE, sum(map(len, samples)) // 4)
+    try:
+        trained = zstandard.train_dictionary(
+            size, samples, k=1024, d=8, split_point=1.0, dict_id=dictionary_id, level=COMPRESSION_LEVEL, threads=0
+        )
+    except zstandard.ZstdError:
+        return None
+    return trained.as_bytes()
+
+
+class StateCodec(Compressor):
+    """Encodes and decodes ``stored_events.state``.
+
+    A state is in one of two forms:
+
+    - compressed: :data:`STATE_HEADER` (form ``1``, the id of the
+      ``ledger_codec`` dictionary it was compressed with or 0 for none, the
+      recorded time in microseconds since 1970 UTC), then a zstd frame of the
+      event's canonical bytes (the bytes the hash chain covers);
+    - plain: :func:`library_state`, JSON starting with ``{``, as stores
+      written before compression hold.
+
+    As the library's compressor, :meth:`decompress` gives eventsourcing the
+    plain form of either, so ``repository.get`` works as usual; :meth:`compress`
+    leaves states the library writes itself plain, which every reader reads.
+
+    ``load`` returns the ``(id, dictionary)`` rows of ``ledger_codec``; it is
+    called when a state names a dictionary this codec has not seen yet.
+    """
+
+    def __init__(self, load: Callable[[], Iterable[tuple[int, bytes]]]) -> None:
+        self._load = load
+        self._dictionaries: dict[int, zstandard.ZstdCompressionDict] = {}
+        self._decompressors = {0: zstandard.ZstdDecompressor()}
+        self._compressors: dict[int, zstandard.ZstdCompressor] = {}
+
+    def add(self, dictionary_id: int, dictionary: bytes) -> None:
+        """Make a dictionary of the store known to this codec."""
+        known = self._dictionaries.get(dictionary_id)
+        if known is None or known.as_bytes() != dictionary:
+            self.forget(dictionary_id)
+            prepared = zstandard.ZstdCompressionDict(dictionary)
+            self._dictionaries[dictionary_id] = prepared
+            self._decompressors[dictionary_id] = zstandard.ZstdDecompressor(dict_data=prepared)
+
+    def forget(self, dictionary_id: int) -> None:
+        """Drop a dictionary this codec was given but the store did not keep (its append failed)."""
+        self._dictionaries.pop(dictionary_id, None)
+        self._decompressors.pop(dictionary_id, None)
+        self._compressors.pop(dictionary_id, None)
+
+    def knows(self, dictionary_id: int) -> bool:
+        return dictionary_id in self._decompressors
+
+    def _decompressor(self, dictionary_id: int) -> zstandard.ZstdDecompressor:
+        if dictionary_id not in self._decompressors:
+            for key, dictionary in self._load():
+                self.add(key, dictionary)
+            if dictionary_id not in self._decompressors:
+                raise StoreError(f"a stored event names compression dictionary {dictionary_id}, which this store does not hold")
+        return self._decompressors[dictionary_id]
+
+    def _compressor(self, dictionary_id: int) -> zstandard.ZstdCompressor:
+        if dictionary_id not in self._compressors:
+            self._decompressor(dictionary_id)  # loads the dictionary if need be
+            dictionary = self._dictionaries.get(dictionary_id)
+            if dictionary is not None:
+                dictionary.precompute_compress(level=COMPRESSION_LEVEL)
+            self._compressors[dictionary_id] = zstandard.ZstdCompressor(
+                level=COMPRESSION_LEVEL, dict_data=dictionary, write_checksum=False, write_content_size=True, write_dict_id=False
+            )
+        return self._compressors[dictionary_id]
+
+    def encoder(self, dictionary_id: int, recorded_us: int) -> Callable[[bytes], bytes]:
+        """A function from canonical event bytes to the compressed state, for events recorded together."""
+        header = STATE_HEADER.pack(STATE_ZSTD, dictionary_id, recorded_us)
+        compress = self._compressor(dictionary_id).compress
+        return lambda canonical: header + compress(canonical)
+
+    def encode(self, canonical: bytes, recorded_us: int, dictionary_id: int = 0) -> bytes:
+        """The compressed state of one event."""
+        return self.encoder(dictionary_id, recorded_us)(canonical)
+
+    @staticmethod
+    def header(state: bytes) -> tuple[int, int]:
+        """The dictionary id and recorded time (µs since 1970 UTC) of a compressed state."""
+        form, dictionary_id, recorded_us = STATE_HEADER.unpack_from(state)
+        if form != STATE_ZSTD:
+            raise StoreError(f"unknown stored form {form}: this store was written by a newer version of ledger")
+        return dictionary_id, recorded_us
+
+    def canonical(self, state: bytes) -> bytes:
+        """The canonical bytes of the stored event (the bytes its content hash is over)."""
+        if state[:1] == b"{":
+            return canonical_bytes(orjson.loads(state)["event"])
+        dictionary_id, _ = self.header(state)
+        return self._decompressor(dictionary_id).decompress(state[STATE_HEADER.size :])
+
+    def event(self, state: bytes) -> dict[str, Any]:
+        """The stored event as a dict."""
+        if state[0] == STATE_ZSTD:
+            dictionary_id = STATE_HEADER.unpack_from(state)[1]
+            decompressor = self._decompressors.get(dictionary_id) or self._decompressor(dictionary_id)
+            return orjson.loads(decompressor.decompress(state[STATE_HEADER.size :]))
+        if state[:1] == b"{":
+            return orjson.loads(state)["event"]
+        return orjson.loads(self.canonical(state))  # raises the unknown-form error
+
+    def decompress(self, data: bytes) -> bytes:
+        if data[:1] == b"{":
+            return data
+        dictionary_id, recorded_us = self.header(data)
+        canonical = self._decompressor(dictionary_id).decompress(data[STATE_HEADER.size :])
+        return library_state(canonical, (EPOCH + recorded_us * MICROSECOND).isoformat())
+
+    def compress(self, data: bytes) -> bytes:
+        return data
+
+
 # --- persistence --------------------------------------------------------------------------
 
 CHAIN_TABLE = """
@@ -155,25 +330,97 @@ CREATE TABLE IF NOT EXISTS ledger_registry (
     PRIMARY KEY (kind, id)
 )
 """
+CODEC_TABLE = """
+CREATE TABLE IF NOT EXISTS ledger_codec (
+    id INTEGER PRIMARY KEY,
+    dictionary BLOB NOT NULL,
+    first_position INTEGER NOT NULL,
+    samples INTEGER NOT NULL
+)
+"""
 IMMUTABILITY_TRIGGERS = [
     f"""CREATE TRIGGER IF NOT EXISTS {table}_no_{action.lower()}
     BEFORE {action} ON {table}
     BEGIN SELECT RAISE(ABORT, 'ledger events are immutable: record a correction event instead'); END"""
-    for table in ("stored_events", "ledger_chain")
+    for table in ("stored_events", "ledger_chain", "ledger_codec")
     for action in ("UPDATE", "DELETE")
 ]
 
 
 class LedgerRecorder(SQLiteApplicationRecorder):
-    """The library's SQLite recorder, plus the hash chain and immutability triggers.
+    """The library's SQLite recorder, plus the hash chain, the state codec and immutability triggers.
 
     Events are inserted with one ``executemany``; their positions are the
     rowids SQLite assigns, which are consecutive because the insert holds the
     write lock before the positions are read.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.codec = StateCodec(self._dictionaries)
+
     def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), CHAIN_TABLE, REGISTRY_TABLE, *IMMUTABILITY_TRIGGERS]
+        return [
+            *super().construct_create_table_statements(), CHAIN_TABLE, REGISTRY_TABLE, CODEC_TABLE, *IMMUTABILITY_TRIGGERS
+        ]
+
+    def _dictionaries(self) -> list[tuple[int, bytes]]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT id, dictionary FROM ledger_codec")
+            return [(row[0], row[1]) for row in c.fetchall()]
+
+    def append_entries(self, prepared: Sequence[PreparedEvent], recorded_at: datetime) -> list[int]:
+        """Compress and insert prepared events, and extend the chain, in one transaction; return their positions.
+
+        The states are compressed before the transaction, whose first statement
+        is the insert, so the write lock is taken first and held briefly.
+        """
+        dictionary_id, trained = self._dictionary_for(prepared)
+        encode = self.codec.encoder(dictionary_id, (recorded_at - EPOCH) // MICROSECOND)
+        stored = [
+            StoredEvent(entry_hex(event.event_id), 1, RECORDED_TOPIC, encode(event.canonical))  # type: ignore[arg-type]
+            for event in prepared
+        ]
+        chain = [(event.event_id, event.canonical) for event in prepared]
+        try:
+            with self.datastore.transaction(commit=True) as c:
+                positions = list(self._insert_events(c, stored, chain=chain, recorded_at=recorded_at.isoformat()))
+                if trained is not None:
+                    c.execute("INSERT INTO ledger_codec VALUES (?, ?, ?, ?)", (dictionary_id, trained[0], positions[0], trained[1]))
+        except BaseException:
+            if trained is not None:
+                self.codec.forget(dictionary_id)
+            raise
+        return positions
+
+    def _dictionary_for(self, prepared: Sequence[PreparedEvent]) -> tuple[int, tuple[bytes, int] | None]:
+        """The id of the dictionary to compress this append with (0 for none), and (dictionary, samples) if it is new.
+
+        The store's newest dictionary; if it has none yet and this append brings
+        it to :data:`TRAINING_MIN` events, one trained on the most recent
+        :data:`TRAINING_SAMPLES` events, to be stored with the append.
+        """
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT MAX(id) FROM ledger_codec")
+            newest = c.fetchone()[0]
+            if newest is not None:
+                if not self.codec.knows(newest):
+                    c.execute("SELECT dictionary FROM ledger_codec WHERE id = ?", (newest,))
+                    self.codec.add(newest, c.fetchone()[0])
+                return newest, None
+            c.execute("SELECT COALESCE(MAX(rowid), 0) FROM stored_events")
+            stored = c.fetchone()[0]
+            if stored + len(prepared) < TRAINING_MIN:
+                return 0, None
+            samples = [event.canonical for event in prepared[-TRAINING_SAMPLES:]]
+            if len(samples) < TRAINING_SAMPLES and stored:
+                c.execute("SELECT state FROM stored_events ORDER BY rowid DESC LIMIT ?", (TRAINING_SAMPLES - len(samples),))
+                samples = [self.codec.canonical(row[0]) for row in reversed(c.fetchall())] + samples
+        dictionary = train_dictionary(samples, 1)
+        if dictionary is None:
+            return 0, None
+        self.codec.add(1, dictionary)
+        return 1, (dictionary, len(samples))
 
     def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
         chain_rows: list[tuple[str, bytes]] = kwargs.get("chain", [])
@@ -204,6 +451,11 @@ class LedgerApplication(Application[uuid.UUID]):
     """The eventsourcing application the store is built on (``repository.get`` works as usual)."""
 
     name = "ledger"
+
+    def construct_event_store(self) -> Any:
+        if isinstance(self.recorder, LedgerRecorder):
+            self.mapper.compressor = self.recorder.codec  # states are compressed: the mapper decodes them through it
+        return super().construct_event_store()
 
 
 @dataclass(frozen=True)
@@ -256,6 +508,7 @@ class LedgerStore:
             }
         )
         self.recorder: LedgerRecorder = self.app.recorder  # type: ignore[assignment]
+        self.codec = self.recorder.codec
         self._registry_ids: dict[str, set[str]] | None = None
 
     @property
@@ -281,18 +534,7 @@ class LedgerStore:
         """Append events already reduced by :func:`prepare_event`, in one transaction; return their positions."""
         if not prepared:
             return []
-        when = (recorded_at or datetime.now(timezone.utc)).isoformat()
-        # The state is the canonical JSON of {content_hash, event, originator_topic, timestamp}
-        # (keys in sorted order), assembled around the event's canonical bytes so they are encoded once.
-        tail = b',"originator_topic":' + orjson.dumps(ENTRY_TOPIC)
-        tail += b',"timestamp":' + canonical_bytes({"_type_": "datetime_iso", "_data_": when}) + b"}"
-        stored, chain = [], []
-        for event in prepared:
-            canonical = event.canonical
-            state = b'{"content_hash":"' + hashlib.sha256(canonical).hexdigest().encode() + b'","event":' + canonical + tail
-            stored.append(StoredEvent(entry_hex(event.event_id), 1, RECORDED_TOPIC, state))  # type: ignore[arg-type]
-            chain.append((event.event_id, canonical))
-        return list(self.recorder.insert_events(stored, chain=chain, recorded_at=when))
+        return self.recorder.append_entries(prepared, _utc(recorded_at))
 
     def put_registry(self, entries: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
         """Insert or replace registry entries given as (kind, id, data)."""
@@ -384,10 +626,8 @@ class LedgerStore:
                 return
             after = rows[-1][0]
 
-    @staticmethod
-    def _recorded(row: sqlite3.Row) -> RecordedEvent:
-        state = json.loads(row[3])
-        return RecordedEvent(row[0], row[1], row[2], state["event"])
+    def _recorded(self, row: sqlite3.Row) -> RecordedEvent:
+        return RecordedEvent(row[0], row[1], row[2], self.codec.event(row[3]))
 
     def batch_start(self, position: int) -> int | None:
         """The first position of the append (transaction) that holds ``position``."""
@@ -413,24 +653,33 @@ class LedgerStore:
                 "FROM ledger_chain c WHERE c.position NOT IN (SELECT rowid FROM stored_events) "
                 "ORDER BY 3, 1"
             )
-            for rowid, state, position, event_id, stored_hash, chain_hash in c.fetchall():
+            for rowid, state, position, event_id, stored_hash, chain_hash in iter(c.fetchone, None):
                 where = position if position is not None else rowid
                 if rowid is None:
                     return Verification(False, count, None, where, "the stored event for this chain entry is missing")
                 if position is None:
                     return Verification(False, count, None, where, "a stored event has no hash-chain entry")
                 try:
-                    event = json.loads(state)["event"]
-                except (ValueError, KeyError, TypeError):
+                    canonical = self.codec.canonical(state)
+                    stored_id = orjson.loads(canonical).get("id")
+                except (ValueError, KeyError, TypeError, AttributeError, struct.error, zstandard.ZstdError, StoreError):
                     return Verification(False, count, None, where, "the stored event is not readable")
-                canonical = canonical_bytes(event)
-                if event.get("id") != event_id or hashlib.sha256(canonical).hexdigest() != stored_hash:
+                if stored_id != event_id or hashlib.sha256(canonical).hexdigest() != stored_hash:
                     return Verification(False, count, None, where, "the stored event does not match its recorded hash")
                 previous = hashlib.sha256(previous + canonical).digest()
                 if previous.hex() != chain_hash:
                     return Verification(False, count, None, where, "the hash chain breaks here")
                 count += 1
         return Verification(True, count, previous.hex() if count else None)
+
+
+def _utc(recorded_at: datetime | None) -> datetime:
+    """The time an append is recorded at, in UTC (a naive time is taken to be UTC), so ISO strings sort as times."""
+    if recorded_at is None:
+        return datetime.now(timezone.utc)
+    if recorded_at.tzinfo is None:
+        return recorded_at.replace(tzinfo=timezone.utc)
+    return recorded_at.astimezone(timezone.utc)
 
 
 def open_store(db: str | None = None, backend: str | None = None, create: bool = True) -> LedgerStore:
