@@ -29,6 +29,8 @@ VIEW_TABLES = [
     "restriction_versions", "aid_package_versions", "position_versions", "territory_versions",
 ]  # fmt: skip
 PROJECTIONS = ("restrictions", "aid_packages", "positions", "territory")
+MIGRATION_NAMES = sorted(path.stem for path in (REPO / "migrations").glob("m[0-9][0-9][0-9][0-9]_*.py"))
+HISTORY_TABLE_NAMES = {table.table: table.columns for table in HISTORY_TABLES.values()}
 SMALL = LedgerSpec(events=600, seed=11, actors=30, questions=8, restrictions=20, packages=25, areas=20, documents=40)
 
 
@@ -60,11 +62,22 @@ def corpus_store(db: str) -> None:
 
 
 def table_contents(view: str) -> dict[str, list[tuple]]:
-    """Every row of every table the projector fills, in rowid order, plus the tracking position."""
+    """Every row of every table the projector fills, in rowid order, plus the tracking position.
+
+    The history tables are the exception: their ``id`` is only a row number, and
+    a rebuild (entity by entity) numbers the rows in another order than catching
+    up (batch by batch); so they are compared without it, ordered by content.
+    """
     conn = sqlite3.connect(view)
     try:
-        order = {"entity_events": "projection, entity, position"}
-        found = {table: conn.execute(f"SELECT * FROM {table} ORDER BY {order.get(table, 'rowid')}").fetchall() for table in VIEW_TABLES}
+        found = {}
+        for table in VIEW_TABLES:
+            if table in HISTORY_TABLE_NAMES:
+                columns = ", ".join(HISTORY_TABLE_NAMES[table])
+                found[table] = conn.execute(f"SELECT {columns} FROM {table} ORDER BY {columns}").fetchall()
+            else:
+                order = "projection, entity, position" if table == "entity_events" else "rowid"
+                found[table] = conn.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
         found["projector_state"] = conn.execute("SELECT name, position, batch, chain_hash, registry_mark FROM projector_state").fetchall()
         return found
     finally:
@@ -91,7 +104,7 @@ def comparable(result: dict) -> dict:
 def test_ledger_migrate_creates_every_table_and_a_second_run_applies_nothing(tmp_path):
     view = str(tmp_path / "ledger.view.db")
     applied = migrate(view)
-    assert applied == ["m0001_events_and_references", "m0002_history_tables"]
+    assert applied == MIGRATION_NAMES
     assert migrate(view) == []
     conn = sqlite3.connect(view)
     names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
@@ -105,7 +118,7 @@ def test_sqlite_utils_migrate_finds_the_same_migrations_and_ledger_agrees_they_a
         [sys.executable, "-m", "sqlite_utils", "migrate", view, str(REPO / "migrations")], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
-    assert status(view).applied == ["m0001_events_and_references", "m0002_history_tables"]
+    assert status(view).applied == MIGRATION_NAMES
     assert migrate(view) == []
 
 
@@ -291,7 +304,7 @@ def test_project_and_migrate_commands(db, tmp_path):
     runner = CliRunner()
     view = str(tmp_path / "cli.view.db")
     result = runner.invoke(main, ["migrate", "--db", db, "--view", view], catch_exceptions=False)
-    assert "applied m0001_events_and_references, m0002_history_tables" in result.output
+    assert f"applied {', '.join(MIGRATION_NAMES)}" in result.output
     result = runner.invoke(main, ["project", "--db", db, "--view", view, "--no-progress"], catch_exceptions=False)
     assert result.exit_code == 0 and f"projected {SMALL.events} event(s) in 3 batch(es)" in result.output
     result = runner.invoke(main, ["project", "--db", db, "--view", view, "--rebuild", "--format", "json"], catch_exceptions=False)
@@ -350,7 +363,9 @@ def test_as_of_lookups_are_index_range_scans(tmp_path, known_at, recorded):
     for table in HISTORY_TABLES.values():
         condition = as_of_condition(known_at, recorded)
         one = conn.execute(f"EXPLAIN QUERY PLAN SELECT state FROM {table.table} WHERE {condition} AND entity = :entity", params).fetchall()
-        assert f"SEARCH {table.table} USING INDEX {table.table}_entity (entity=?" in one[0][3]
+        # either index that starts the search from the entity (the as-of index holds it after the two ends)
+        assert one[0][3].startswith(f"SEARCH {table.table} USING INDEX {table.table}_")
+        assert "entity=?" in one[0][3]
         if not recorded:
             every = conn.execute(f"EXPLAIN QUERY PLAN SELECT state FROM {table.table} WHERE {condition} ORDER BY entity", params).fetchall()
             assert f"SEARCH {table.table} USING INDEX {table.table}_as_of (recorded_to=?" in every[0][3]

@@ -30,6 +30,7 @@ from ledger.projections.fold import Unit, build_units
 from ledger.projections.history import RowBook, ValidSweep, Version
 from ledger.projections.state import PROJECTIONS
 from ledger.projections.visibility import AmendmentCache, resolve
+from ledger.readmodel.rows import json_text
 
 DEFAULT_BUDGET = int(os.environ.get("LEDGER_HISTORY_BUDGET_MB", "300")) * 1024
 """KB of kept histories (see :attr:`EntityHistory.size`) before the least recently used are forgotten.
@@ -37,6 +38,10 @@ DEFAULT_BUDGET = int(os.environ.get("LEDGER_HISTORY_BUDGET_MB", "300")) * 1024
 A history that was forgotten is recomputed from all its events the next time
 it is touched. Set ``LEDGER_HISTORY_BUDGET_MB`` to trade memory for speed.
 """
+
+
+KnownNow = dict[tuple[date, date | None], tuple[date, str]]
+"""An entity's known-now rows in the read model: (valid start, valid end) → (known_from, state as stored JSON)."""
 
 
 def _reported_then_id(data: dict[str, Any]) -> tuple[str, str]:
@@ -56,6 +61,42 @@ class EntityHistory:
         self.linked: set[str] = set()  # ids touched by a correction or an alternative account
         self.cache: AmendmentCache = {}
         self.last_reported = ""
+
+    @classmethod
+    def resume(cls, entity: EntityKey, events: Iterable[dict[str, Any]], known_now: KnownNow) -> EntityHistory | None:
+        """The history of ``events`` ready to be extended, taken up from the rows the read model holds.
+
+        Instead of going through every known date again, the events are folded
+        once as known now, and each resulting segment is matched with the
+        known-now row (``known_now``: valid dates → known_from and stored state)
+        that already holds it. Returns None when the rows are not exactly the
+        events' current state: the caller then computes the whole history.
+        """
+        history = cls(entity)
+        events = sorted(events, key=_reported_then_id)
+        if not events:
+            return None
+        for data in events:
+            history._track(data)
+        history.seen = events
+        history.sweep.replace(build_units(history.projection, resolve(events, history.cache)).get(history.entity.key, []))
+        if len(history.sweep.segments) != len(known_now):
+            return None
+        for segment in history.sweep.segments:
+            found = known_now.get((segment.start, segment.end))
+            if found is None or found[1] != json_text(segment.state):
+                return None
+            history.book.open[(segment.start, segment.end)] = (segment, found[0])
+        history.last_reported = events[-1]["reported"]
+        return history
+
+    def _track(self, data: dict[str, Any]) -> None:
+        """Note the event's id, and the ids it links by a correction or an alternative account."""
+        self.ids.add(data["id"])
+        if data["kind"] == "correction":
+            self.linked.update((data["id"], data["corrects"]))
+        for other in (data.get("links") or {}).get("alternative_account_of", []):
+            self.linked.update((data["id"], other))
 
     @property
     def size(self) -> int:
@@ -78,11 +119,7 @@ class EntityHistory:
         seen_until = self.last_reported
         events = sorted(events, key=_reported_then_id)
         for data in events:
-            self.ids.add(data["id"])
-            if data["kind"] == "correction":
-                self.linked.update((data["id"], data["corrects"]))
-            for other in (data.get("links") or {}).get("alternative_account_of", []):
-                self.linked.update((data["id"], other))
+            self._track(data)
         key, projection = self.entity.key, self.projection
         for reported, slice_ in groupby(events, key=lambda data: data["reported"]):
             slice_ = list(slice_)

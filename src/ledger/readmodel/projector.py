@@ -14,8 +14,11 @@ store order, one transaction of the read model:
 
 View rows and tracking commit together, so a crash anywhere loses nothing and
 applies nothing twice: the next run starts after the last committed batch.
-Because batches are always applied one by one, ``rebuild`` (clear, then catch
-up) gives the same tables as projecting after every ingest.
+
+A read model that has applied nothing yet is not caught up batch by batch but
+rebuilt entity by entity (:mod:`ledger.readmodel.rebuild`), which gives the
+same tables in time linear in the ledger; ``rebuild`` empties the read model
+first, so it too gives the same tables as projecting after every ingest.
 
 SQLite cannot push notifications (eventsourcing's ``ProjectionRunner`` does not
 subscribe on SQLite), so the projector polls: ``ingest`` runs it after each
@@ -39,16 +42,18 @@ import orjson
 
 from ledger.projections.base import EntityKey
 from ledger.projections.history import group_by_entity
-from ledger.projections.state import entity_of
 from ledger.readmodel import rows
-from ledger.store import event_reader
 from ledger.readmodel.histories import DEFAULT_BUDGET, EntityHistory, HistoryCache
+from ledger.readmodel.membership import CLOSURE_RELATIONS, closure_links, role
+from ledger.readmodel.rebuild import REBUILDING, Rebuild, create_indexes, drop_indexes, expected_indexes
 from ledger.readmodel.schema import ReadModelError, connect, migrate
 from ledger.readmodel.versions import HISTORY_TABLES, StaleHistory, VersionChanges, VersionWriter
+from ledger.store import event_reader
 
 TRACKING_NAME = "ledger-view"
-CLOSURE_RELATIONS = ("alternative_account_of", "corrects")
 CHUNK = 900  # bound parameters per IN (...) list, under SQLite's 999
+BULK_EVENTS = 20_000  # from this many events on, a rebuild drops the secondary indexes and makes them again after
+REBUILD_CACHE_KB = 100_000
 READ_PAGE = 20_000
 
 Progress = Callable[[int, int], None]
@@ -169,16 +174,29 @@ class Projector:
         return [Batch(start, end) for start, end in found]
 
     def run(self, progress: Progress | None = None) -> ProjectionReport:
-        """Apply every batch the read model has not seen yet; return what was done."""
+        """Apply every batch the read model has not seen yet; return what was done.
+
+        A read model that has applied nothing yet (new, emptied, or left behind
+        by a rebuild that stopped halfway) is rebuilt instead (:meth:`rebuild`):
+        the same tables, entity by entity. Otherwise it catches up (:meth:`catch_up`).
+        """
+        if not self.tracking().position and self.store_end():
+            report = self.rebuild(progress)
+            report.rebuilt = False  # nothing had been applied: not a rebuild anyone asked for
+            return report
+        return self.catch_up(progress)
+
+    def catch_up(self, progress: Progress | None = None) -> ProjectionReport:
+        """Apply the batches after the tracking position one by one, each in one transaction."""
         collecting = gc.isenabled()
         gc.disable()  # the kept histories are many small objects: collections would rescan them all
         try:
-            return self._run(progress)
+            return self._catch_up(progress)
         finally:
             if collecting:
                 gc.enable()
 
-    def _run(self, progress: Progress | None) -> ProjectionReport:
+    def _catch_up(self, progress: Progress | None) -> ProjectionReport:
         started = time.perf_counter()
         report = ProjectionReport(self.view_path, migrations=list(self.migrations))
         self.migrations = []
@@ -197,6 +215,61 @@ class Projector:
             if progress:
                 progress(report.events, total)
         report.position = batches[-1].end if batches else tracking.position
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def store_end(self) -> int:
+        """The store's last position (0 when it is empty)."""
+        return self.store.execute("SELECT COALESCE(MAX(position), 0) FROM ledger_chain").fetchone()[0]
+
+    def rebuild(self, progress: Progress | None = None) -> ProjectionReport:
+        """Empty the read model and fill it from the whole store, entity by entity (:mod:`ledger.readmodel.rebuild`).
+
+        Gives the tables that applying every append batch one by one gives. The
+        tracking row is written last, in its own transaction: a rebuild stopped
+        before it leaves position 0, which the next run rebuilds again.
+        """
+        started = time.perf_counter()
+        report = ProjectionReport(self.view_path, migrations=list(self.migrations), rebuilt=True)
+        self.migrations = []
+        end = self.store_end()
+        stopped_halfway = self.view.execute("SELECT 1 FROM projector_state WHERE name = ?", (REBUILDING,)).fetchone()
+        self.clear()
+        self.copy_registry(Tracking())
+        if not end:
+            report.seconds = time.perf_counter() - started
+            return report
+        expected = expected_indexes() if end >= BULK_EVENTS or stopped_halfway else None
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self.view.execute("PRAGMA synchronous=OFF")  # safe: a rebuild that stops leaves position 0 and is done again
+            self.view.execute(f"PRAGMA cache_size=-{REBUILD_CACHE_KB}")
+            if expected is not None:
+                with transaction(self.view):
+                    self.view.execute("INSERT INTO projector_state (name, position, updated_at) VALUES (?, 0, ?)", (REBUILDING, now()))
+                    drop_indexes(self.view, VIEW_TABLES, expected)
+            counts = Rebuild(self.store, self.view, self.read_event, end, progress).run()
+            with transaction(self.view):
+                if expected is not None:
+                    create_indexes(self.view, expected)
+                for index in ("events_fts", "event_sources_fts"):
+                    self.view.execute(f"INSERT INTO {index} ({index}) VALUES ('rebuild')")
+            self.view.execute("PRAGMA synchronous=NORMAL")
+            self.view.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the rows are on disk before the tracking row says so
+            (chain_hash,) = self.store.execute("SELECT chain_hash FROM ledger_chain WHERE position = ?", (end,)).fetchone()
+            with transaction(self.view):
+                self.write_tracking(Batch(counts.last_batch, end), chain_hash)
+                self.view.execute("DELETE FROM projector_state WHERE name = ?", (REBUILDING,))
+        finally:
+            if self.view.in_transaction:
+                self.view.execute("ROLLBACK")
+            self.view.execute("PRAGMA synchronous=NORMAL")
+            self.view.execute("PRAGMA cache_size=-2000")
+            if collecting:
+                gc.enable()
+        report.batches, report.events, report.entities = counts.batches, counts.events, counts.entities
+        report.opened, report.closed, report.position = counts.opened, counts.closed, end
         report.seconds = time.perf_counter() - started
         return report
 
@@ -326,7 +399,13 @@ class Projector:
     def recompute(
         self, entity: EntityKey, members: list[dict[str, Any]], related: dict[str, dict[str, Any]], writer: VersionWriter
     ) -> list[dict[str, Any]]:
-        """Recompute an entity's whole history if any of ``members`` is new to it; return the new ones."""
+        """Bring an entity's history up to date when any of ``members`` is new to it; return the new ones.
+
+        When the new events were reported after all the others (news arriving
+        in order, or a late report of an old change), the history is taken up
+        from the read model's known-now rows and extended
+        (:meth:`EntityHistory.resume`); otherwise it is computed whole and diffed.
+        """
         known = dict(
             self.view.execute("SELECT event_id, position FROM entity_events WHERE projection = ? AND entity = ?", entity).fetchall()
         )
@@ -337,10 +416,29 @@ class Projector:
         events.update((event_id, related[event_id]) for event_id in known.keys() & related.keys())
         missing = [position for event_id, position in known.items() if event_id not in events]
         events.update((data["id"], data) for data in self.stored_events(missing).values())
+        if known and self.resume(entity, [events[event_id] for event_id in known], arrived, writer):
+            return arrived
         history = EntityHistory(entity)
         writer.replace(entity.projection, entity.key, history.add(events.values()).added, fresh=not known)
         self.histories.put(history)
         return arrived
+
+    def resume(
+        self, entity: EntityKey, known: list[dict[str, Any]], arrived: list[dict[str, Any]], writer: VersionWriter
+    ) -> bool:
+        """Extend the history taken up from the read model's rows with ``arrived``; False if it cannot be."""
+        last_known = max(data["reported"] for data in known)
+        if not all(data["reported"] > last_known for data in arrived):
+            return False
+        history = EntityHistory.resume(entity, known, writer.known_now(entity.projection, entity.key))
+        if history is None:
+            return False
+        try:
+            writer.apply(entity.projection, entity.key, history.add(arrived))
+        except StaleHistory:
+            return False
+        self.histories.put(history)
+        return True
 
     def related_events(self, new: dict[str, dict[str, Any]], positions: dict[str, int]) -> dict[str, dict[str, Any]]:
         """The new events and every recorded event linked to them by corrections or alternative accounts.
@@ -399,18 +497,6 @@ class Projector:
         return found
 
 
-def closure_links(data: dict[str, Any]) -> list[tuple[str, str]]:
-    """The links that can put two events in one entity's history: corrections and alternative accounts."""
-    return [(relation, target) for relation, target in rows.link_targets(data) if relation in CLOSURE_RELATIONS]
-
-
-def role(data: dict[str, Any], entity: EntityKey) -> str:
-    """Why an event is in an entity's history: its subject, a correction, or a related account."""
-    if data["kind"] == "correction":
-        return "correction"
-    return "subject" if entity_of(data) == entity else "related"
-
-
 def chunks(items: list[Any], size: int = CHUNK) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -444,8 +530,4 @@ def project(
     from ledger.readmodel.schema import view_path_for
 
     with Projector(db, view_path_for(db, view)) as projector:
-        if rebuild:
-            projector.clear()
-        report = projector.run(progress)
-        report.rebuilt = rebuild
-        return report
+        return projector.rebuild(progress) if rebuild else projector.run(progress)

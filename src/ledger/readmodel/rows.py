@@ -30,8 +30,12 @@ REGISTRY_TABLES = {
 }
 
 
-def _json(value: Any) -> str:
+def json_text(value: Any) -> str:
+    """JSON as the read model stores it (keys sorted), so equal values give equal text."""
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+_json = json_text
 
 
 def event_row(data: dict[str, Any], position: int, batch: int, recorded_at: str) -> tuple[Any, ...]:

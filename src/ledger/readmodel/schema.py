@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 VIEW_SUFFIX = ".view.db"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 MIGRATIONS_FILE = "migrations.py"
+MIGRATION_SET = "ledger-view"  # as migrations.py names its set
+STEP_PATTERN = "m[0-9][0-9][0-9][0-9]_*.py"  # as migrations.py finds its steps
 
 
 class ReadModelError(Exception):
@@ -66,6 +68,19 @@ def connect(view_path: str | os.PathLike[str]) -> sqlite3.Connection:
     return conn
 
 
+def up_to_date(conn: sqlite3.Connection) -> bool:
+    """True when every migration file is recorded as applied (a quick check before loading the migrations).
+
+    The names are the files' names, as ``migrations.py`` registers them in the set ``ledger-view``.
+    """
+    files = {path.stem for path in MIGRATIONS_DIR.glob(STEP_PATTERN)}
+    try:
+        applied = {name for (name,) in conn.execute("SELECT name FROM _sqlite_migrations WHERE migration_set = ?", (MIGRATION_SET,))}
+    except sqlite3.OperationalError:  # no migrations table yet
+        return False
+    return bool(files) and files <= applied
+
+
 @dataclass(frozen=True)
 class MigrationStatus:
     applied: list[str]
@@ -88,11 +103,13 @@ def status(view_path: str | os.PathLike[str]) -> MigrationStatus:
 
 def migrate(view_path: str | os.PathLike[str], conn: sqlite3.Connection | None = None) -> list[str]:
     """Apply the pending migrations to the read model (creating the file if needed); return their names."""
-    import sqlite_utils  # noqa: PLC0415
-
     own = conn is None
     conn = conn or connect(view_path)
     try:
+        if up_to_date(conn):
+            return []
+        import sqlite_utils  # noqa: PLC0415 - imported when needed: it is slow to import and queries never need it
+
         db = sqlite_utils.Database(conn)
         migrations = load_migrations()
         pending = [m.name for m in migrations.pending(db)]

@@ -12,18 +12,15 @@ import sqlite3
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
-import orjson
-
+from ledger.dates import OPEN_START
 from ledger.projections.history import Version
-from ledger.readmodel.histories import HistoryDelta
+from ledger.readmodel.histories import HistoryDelta, KnownNow
+from ledger.readmodel.rows import json_text as _json
 
 Row = tuple[Any, ...]
-
-
-def _json(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def _list(name: str) -> Callable[[dict[str, Any]], str]:
@@ -196,6 +193,22 @@ class VersionWriter:
                 wanted[key] -= 1
                 added.append(row)
         self._open(table, added)
+
+    def known_now(self, projection: str, entity: str) -> KnownNow:
+        """The entity's rows held now and known now, by valid dates (see :meth:`EntityHistory.resume`)."""
+        table = HISTORY_TABLES[projection]
+        found = self.conn.execute(
+            f"SELECT valid_from, valid_to, known_from, state FROM {table.table} "
+            "WHERE entity = ? AND recorded_to IS NULL AND known_to IS NULL",
+            (entity,),
+        )
+        return {
+            (OPEN_START if start is None else date.fromisoformat(start), None if end is None else date.fromisoformat(end)): (
+                date.fromisoformat(known_from),
+                state,
+            )
+            for start, end, known_from, state in found
+        }
 
     def apply(self, projection: str, entity: str, delta: HistoryDelta) -> None:
         """Write what extending a history changed: end the rows that no longer hold, add the new ones.

@@ -1,0 +1,327 @@
+"""Rebuilding the read model from scratch: the catch-up projector's tables, written entity by entity.
+
+Applying a ledger's append batches one by one would recompute, for every
+batch, the history of nearly every entity: quadratic in the ledger. The tables
+only depend on what each batch did to each entity, so a rebuild computes the
+same rows the other way round:
+
+1. One pass over the store in position order writes the ``events``,
+   ``event_sources`` and ``links`` rows and gathers each entity's members as
+   store positions (:class:`~ledger.readmodel.membership.Membership`).
+2. Then one entity at a time: its events are read back by position and
+   :class:`EntityReplay` goes through its append batches in order, doing what
+   the catch-up projector does for it in each (extend its
+   :class:`~ledger.readmodel.histories.EntityHistory`, or recompute it and diff
+   against the open rows), so each version row is written once, with both ends
+   of its recorded axis.
+
+An entity counts an event from the event's own batch on, even when a later
+correction or link is what joins it to the entity: until then the event cannot
+change the entity's history (:func:`ledger.projections.history.history`), so
+the rows are the same; the tests compare both ways on generated ledgers.
+
+Bulk loading: the read model's secondary indexes are dropped while the rows go
+in and created again from the migrations' own definitions, the full-text
+indexes are rebuilt once, and SQLite skips fsync. The tracking row is written
+last: a rebuild stopped halfway leaves position 0, and the next run starts over.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from bisect import bisect_right
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ledger.projections.base import EntityKey
+from ledger.readmodel import rows
+from ledger.readmodel.histories import EntityHistory, HistoryDelta
+from ledger.readmodel.membership import Membership, role, stored_reader
+from ledger.readmodel.versions import HISTORY_TABLES, HistoryTable, Row, identity
+
+READ_PAGE = 5_000  # store rows per fetch in the first pass
+ENTITY_EVENTS = 4_000  # member events read back at a time in the second pass
+FLUSH_ROWS = 20_000  # rows buffered per table before an executemany
+COMMIT_ROWS = 300_000  # rows per transaction
+REBUILDING = "ledger-view:rebuilding"  # a projector_state row while a rebuild may have dropped indexes
+
+
+@dataclass
+class RebuildCounts:
+    """What a rebuild wrote: append batches and events covered, entity updates, version rows opened and closed."""
+
+    batches: int = 0
+    events: int = 0
+    entities: int = 0
+    opened: int = 0
+    closed: int = 0
+    last_batch: int = 0
+
+
+class EntityReplay:
+    """One entity's version rows, as the catch-up projector writes them batch after batch.
+
+    The entity's open rows (``recorded_to`` NULL) are kept in memory by their
+    content; a history never has two rows with the same valid dates and
+    ``known_from``, so neither do they.
+    """
+
+    def __init__(self, entity: EntityKey) -> None:
+        self.entity = entity
+        self.table: HistoryTable = HISTORY_TABLES[entity.projection]
+        self.history: EntityHistory | None = None
+        self.seen: list[dict[str, Any]] = []
+        self.open: dict[tuple[Any, ...], Row] = {}
+        self.known_now: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # (valid_from, valid_to, known_from) → content
+        self.closed: list[Row] = []
+
+    def arrive(self, batch: int, events: list[dict[str, Any]]) -> None:
+        """The entity's members first recorded in the batch starting at ``batch``."""
+        self.seen.extend(events)
+        history = self.history
+        if history is not None and history.accepts(events) and self._apply(batch, history.add(events)):
+            return
+        self.history = EntityHistory(self.entity)
+        self._replace(batch, self.history.add(self.seen).added)
+
+    def rows(self) -> Iterator[Row]:
+        """Every row written for the entity: closed ones with their ``recorded_to``, then the open ones."""
+        yield from self.closed
+        yield from self.open.values()
+
+    def _apply(self, batch: int, delta: HistoryDelta) -> bool:
+        """End the rows that no longer hold and open the new ones; False (nothing done) if a row to end is not open."""
+        ended = [self.known_now.get(dates) for dates in delta.ended]
+        if None in ended:
+            return False
+        for content in ended:
+            self._close(content, batch)
+        for version in delta.added:
+            self._open(self.table.row(version, batch))
+        return True
+
+    def _replace(self, batch: int, versions: list[Any]) -> None:
+        """Make ``versions`` the open rows: rows already open with the same content stay."""
+        wanted = {identity(row, self.table): row for row in (self.table.row(version, batch) for version in versions)}
+        for content in [content for content in self.open if content not in wanted]:
+            self._close(content, batch)
+        for content, row in wanted.items():
+            if content not in self.open:
+                self._open(row, content)
+
+    def _open(self, row: Row, content: tuple[Any, ...] | None = None) -> None:
+        content = content or identity(row, self.table)
+        self.open[content] = row
+        if row[4] is None:  # known_to
+            self.known_now[(row[1], row[2], row[3])] = content
+
+    def _close(self, content: tuple[Any, ...], batch: int) -> None:
+        row = self.open.pop(content)
+        if row[4] is None:
+            del self.known_now[(row[1], row[2], row[3])]
+        self.closed.append((*row[:6], batch, *row[7:]))
+
+
+class RowSink:
+    """Rows buffered per statement and written with ``executemany``, committing every :data:`COMMIT_ROWS`."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.buffers: dict[str, list[tuple[Any, ...]]] = {}
+        self.uncommitted = 0
+        self.conn.execute("BEGIN")
+
+    def add(self, sql: str, new_rows: list[tuple[Any, ...]]) -> None:
+        buffer = self.buffers.setdefault(sql, [])
+        buffer.extend(new_rows)
+        if len(buffer) >= FLUSH_ROWS:
+            self._write(sql, buffer)
+
+    def _write(self, sql: str, buffer: list[tuple[Any, ...]]) -> None:
+        self.conn.executemany(sql, buffer)
+        self.uncommitted += len(buffer)
+        buffer.clear()
+        if self.uncommitted >= COMMIT_ROWS:
+            self.commit()
+
+    def commit(self) -> None:
+        """Write what is buffered and commit; the next rows go in a new transaction."""
+        for sql, buffer in self.buffers.items():
+            if buffer:
+                self.conn.executemany(sql, buffer)
+                buffer.clear()
+        self.conn.execute("COMMIT")
+        self.conn.execute("BEGIN")
+        self.uncommitted = 0
+
+    def close(self) -> None:
+        self.commit()
+        self.conn.execute("COMMIT")
+
+
+EVENT_SQL = rows.insert_sql("events", rows.EVENT_COLUMNS)
+SOURCE_SQL = rows.insert_sql("event_sources", rows.SOURCE_COLUMNS)
+LINK_SQL = rows.insert_sql("links", rows.LINK_COLUMNS, "INSERT OR IGNORE")
+ENTITY_EVENT_SQL = rows.insert_sql("entity_events", rows.ENTITY_EVENT_COLUMNS)
+VERSION_SQL = {name: rows.insert_sql(table.table, table.columns) for name, table in HISTORY_TABLES.items()}
+
+
+class Rebuild:
+    """Fills an emptied read model (``view``) from the store (``store``) up to position ``end``.
+
+    ``read_event`` decodes a stored state (:func:`ledger.store.event_reader`);
+    ``progress(done, total)`` is called as entities are finished, ``done``
+    counting their events.
+    """
+
+    def __init__(
+        self,
+        store: sqlite3.Connection,
+        view: sqlite3.Connection,
+        read_event: Callable[[bytes], dict[str, Any]],
+        end: int,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.store, self.view, self.read_event, self.end = store, view, read_event, end
+        self.progress = progress
+        self.batches: list[int] = []
+        self.counts = RebuildCounts()
+
+    def run(self) -> RebuildCounts:
+        """Both passes; the caller has emptied the tables and writes the tracking row after."""
+        sink = RowSink(self.view)
+        membership = self.load_events(sink)
+        sink.commit()
+        read = stored_reader(self.store, self.read_event)
+        membership.add_linked_groups(self.positions_of, read)
+        self.replay_entities(membership, read, sink)
+        sink.close()
+        self.counts.batches = len(self.batches)
+        self.counts.last_batch = self.batches[-1] if self.batches else 0
+        return self.counts
+
+    # -- pass 1: events in position order -----------------------------------------------------
+
+    def load_events(self, sink: RowSink) -> Membership:
+        """Write every event's rows, in position order; return the entities' members."""
+        membership = Membership()
+        cursor = self.store.execute(
+            "SELECT c.position, c.batch, c.recorded_at, s.state FROM ledger_chain c "
+            "JOIN stored_events s ON s.rowid = c.position WHERE c.position <= ? ORDER BY c.position",
+            (self.end,),
+        )
+        read_event, batches = self.read_event, self.batches
+        event_row, source_rows, link_rows = rows.event_row, rows.source_rows, rows.link_rows
+        while page := cursor.fetchmany(READ_PAGE):
+            event_rows, source_rows_, link_rows_ = [], [], []
+            for position, batch, recorded_at, state in page:
+                data = read_event(state)
+                if not batches or batches[-1] != batch:
+                    batches.append(batch)
+                event_rows.append(event_row(data, position, batch, recorded_at))
+                source_rows_.extend(source_rows(data))
+                link_rows_.extend(link_rows(data))
+                membership.add(data, position)
+            sink.add(EVENT_SQL, event_rows)
+            sink.add(SOURCE_SQL, source_rows_)
+            sink.add(LINK_SQL, link_rows_)
+            self.counts.events += len(page)
+        return membership
+
+    def positions_of(self, event_ids: list[str]) -> dict[str, int]:
+        """Store positions of these events (up to the rebuild's end)."""
+        found = self.store.execute(
+            "SELECT event_id, position FROM ledger_chain WHERE event_id IN (SELECT value FROM json_each(?)) AND position <= ?",
+            (orjson.dumps(event_ids), self.end),
+        )
+        return dict(found.fetchall())
+
+    # -- pass 2: entity by entity -------------------------------------------------------------
+
+    def replay_entities(self, membership: Membership, read: Callable[[list[int]], dict[int, dict[str, Any]]], sink: RowSink) -> None:
+        """Each entity's version rows and ``entity_events`` rows, a few entities' events read at a time."""
+        total, done = self.counts.events, 0
+        members_total = sum(len(positions) for positions in membership.positions.values()) or 1
+        members_done = 0
+        for group in entity_groups(membership.entities(), ENTITY_EVENTS):
+            events = read(sorted({position for _, positions in group for position in positions}))
+            for entity, positions in group:
+                self.replay_entity(entity, positions, events, sink)
+                members_done += len(positions)
+            if self.progress:
+                done = total * members_done // members_total
+                self.progress(done, total)
+
+    def replay_entity(self, entity: EntityKey, positions: list[int], events: dict[int, dict[str, Any]], sink: RowSink) -> None:
+        """Go through the entity's batches as the catch-up projector does; write its rows."""
+        replay = EntityReplay(entity)
+        batches = self.batches
+        arrived: list[dict[str, Any]] = []
+        current = None
+        for position in positions:
+            batch = batches[bisect_right(batches, position) - 1]
+            if batch != current and arrived:
+                replay.arrive(current, arrived)  # type: ignore[arg-type]
+                self.counts.entities += 1
+                arrived = []
+            current = batch
+            arrived.append(events[position])
+        if arrived:
+            replay.arrive(current, arrived)  # type: ignore[arg-type]
+            self.counts.entities += 1
+        version_rows = list(replay.rows())
+        self.counts.opened += len(version_rows)
+        self.counts.closed += len(replay.closed)
+        sink.add(VERSION_SQL[entity.projection], version_rows)
+        sink.add(
+            ENTITY_EVENT_SQL,
+            [(entity.projection, entity.key, position, events[position]["id"], role(events[position], entity)) for position in positions],
+        )
+
+
+def entity_groups(entities: Iterator[tuple[EntityKey, list[int]]], size: int) -> Iterator[list[tuple[EntityKey, list[int]]]]:
+    """Consecutive entities, several at a time, about ``size`` member events per group."""
+    group: list[tuple[EntityKey, list[int]]] = []
+    count = 0
+    for entity, positions in entities:
+        group.append((entity, positions))
+        count += len(positions)
+        if count >= size:
+            yield group
+            group, count = [], 0
+    if group:
+        yield group
+
+
+# -- bulk loading -------------------------------------------------------------------------------
+
+
+def expected_indexes() -> dict[str, tuple[str, str]]:
+    """The read model's secondary indexes as its migrations create them: name → (table, SQL)."""
+    import sqlite_utils  # noqa: PLC0415
+
+    from ledger.readmodel.schema import load_migrations  # noqa: PLC0415
+
+    db = sqlite_utils.Database(memory=True)
+    load_migrations().apply(db)
+    found = db.execute("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL").fetchall()
+    return {name: (table, sql) for name, table, sql in found}
+
+
+def drop_indexes(conn: sqlite3.Connection, tables: tuple[str, ...], expected: dict[str, tuple[str, str]]) -> None:
+    """Drop the secondary indexes of ``tables`` that the migrations define (so they can be made again)."""
+    present = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL").fetchall()
+    for name, sql in present:
+        if name in expected and expected[name][0] in tables and expected[name][1] == sql:
+            conn.execute(f'DROP INDEX "{name}"')
+
+
+def create_indexes(conn: sqlite3.Connection, expected: dict[str, tuple[str, str]]) -> None:
+    """Create every index the migrations define that the read model lacks."""
+    present = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    for name, (_, sql) in expected.items():
+        if name not in present:
+            conn.execute(sql)
