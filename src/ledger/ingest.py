@@ -5,23 +5,47 @@ Nothing is appended if anything is wrong. Every problem is reported as an
 An id already in the ledger with identical content is skipped (so a re-run
 appends nothing); the same id with different content is refused, because the
 ledger is never edited: a ``correction`` event fixes a mistake.
+
+Validation is the costly, pure part, so it runs in chunks of a few hundred
+events (:func:`check_chunk`), in worker processes when there are more than
+:data:`POOL_THRESHOLD` events (``LEDGER_WORKERS`` sets how many; ``0`` keeps
+everything in this process). A worker returns only what the rest needs: each
+event's id and canonical bytes (:class:`ledger.store.PreparedEvent`), the
+actors, documents, questions and events the chunk names, and its problems.
+This process checks those against the registry and the store with set
+operations while the workers validate the next chunks, then appends.
+
+The workers are started once per process, with ``forkserver`` (``spawn``
+where there is none), so they inherit no open database; as multiprocessing
+asks, a script that ingests many events runs under ``if __name__ ==
+"__main__":`` (or sets ``LEDGER_WORKERS=0``).
 """
 
 from __future__ import annotations
 
+import gc
+import hashlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+import multiprocessing
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
 from pydantic import ValidationError
 
 from ledger import events as vocabulary
 from ledger.events import EVENT_CLASSES
 from ledger.registry import registry_adapter, registry_kind
-from ledger.store import LedgerStore, content_hash
+from ledger.store import LedgerStore, PreparedEvent, canonical_bytes
 
 EVENT_SUFFIXES = (".yaml", ".yml", ".json", ".jsonl")
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -56,10 +80,14 @@ class IngestProblem:
 
 
 class IngestError(Exception):
-    """The batch was refused; ``problems`` says why, and nothing was appended."""
+    """The batch was refused; ``problems`` says why, and nothing of it was appended.
 
-    def __init__(self, problems: Sequence[IngestProblem]) -> None:
+    ``report`` says what earlier batches of the same :func:`ingest_stream` appended (empty otherwise).
+    """
+
+    def __init__(self, problems: Sequence[IngestProblem], report: IngestReport | None = None) -> None:
         self.problems = list(problems)
+        self.report = report or IngestReport()
         super().__init__(f"{len(self.problems)} problem(s); nothing was appended")
 
 
@@ -72,6 +100,10 @@ class IngestReport:
     skipped: list[str] = field(default_factory=list)
     registry_entries: int = 0
     positions: list[int] = field(default_factory=list)
+    validation_wait: float = 0.0
+    """Seconds this process spent waiting for validation it could not overlap with its own work."""
+    validation_cpu: float = 0.0
+    """CPU seconds spent validating (in worker processes, or here), summed over chunks."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -216,6 +248,152 @@ def _links(data: dict[str, Any]) -> list[tuple[str, str]]:
     return found
 
 
+
+
+# --- validating chunks of events: pure, so it can run in worker processes ----------------
+
+CHUNK_EVENTS = 500
+"""Events per validation task, and per progress step."""
+
+POOL_THRESHOLD = 2_000
+"""Up to this many events are validated in this process: starting workers would cost more than it saves."""
+
+FILES_PER_TASK = 50
+"""YAML and JSON event files (usually an event or a few each) read and validated per task."""
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    """Some events to validate: ``items`` (event dicts), ``json`` (dicts or JSON texts of one event each),
+    ``lines`` (the lines of a JSON Lines file: one bad line spoils the file) or ``files`` (paths to read).
+
+    ``offset`` and ``whole`` place the chunk in its file so problems name each event's index there
+    (``whole`` 1: the file holds one event, named without an index; ``whole`` -1: an unbounded stream).
+    ``last`` marks the last chunk of a file or of a stream's batch.
+    """
+
+    kind: str
+    name: str
+    payload: Sequence[Any]
+    offset: int = 0
+    whole: int = -1
+    last: bool = True
+
+
+@dataclass
+class CheckedChunk:
+    """What validating a chunk gives back: what the append and the checks need, and nothing more."""
+
+    name: str
+    offset: int
+    whole: int
+    last: bool
+    count: int = 0
+    ids: list[str] = field(default_factory=list)
+    canonical: list[bytes] = field(default_factory=list)
+    indexes: list[int] = field(default_factory=list)
+    actors: set[str] = field(default_factory=set)
+    documents: set[str] = field(default_factory=set)
+    questions: set[str] = field(default_factory=set)
+    targets: set[str] = field(default_factory=set)
+    self_link: bool = False
+    problems: list[IngestProblem] = field(default_factory=list)
+    read_error: str | None = None
+    cpu_seconds: float = 0.0
+
+    def where(self, k: int) -> str:
+        """The file (and index in it) of the ``k``-th valid event of the chunk."""
+        return _where(self.name, self.whole, self.indexes[k])
+
+    def candidates(self) -> list[_Candidate]:
+        """The chunk's valid events as JSON-ready dicts again (only when problems must be named)."""
+        return [_Candidate(self.where(k), orjson.loads(canonical)) for k, canonical in enumerate(self.canonical)]
+
+
+def _where(name: str, whole: int, index: int) -> str:
+    return name if whole == 1 else f"{name}[{index}]"
+
+
+def check_chunk(task: ChunkTask) -> list[CheckedChunk]:
+    """Validate a chunk of events; one :class:`CheckedChunk` per file it covers (a ``files`` task covers several)."""
+    started = time.process_time()
+    if task.kind == "files":
+        found = [_check_file(Path(path)) for path in task.payload]
+    else:
+        chunk = CheckedChunk(task.name, task.offset, task.whole, task.last)
+        items: Sequence[Any] = task.payload
+        if task.kind == "lines":
+            try:
+                items = [json.loads(line) for line in task.payload]
+            except json.JSONDecodeError as error:
+                chunk.count, chunk.read_error = len(task.payload), str(error).splitlines()[0]
+                items = ()
+        _check_items(chunk, items, texts=task.kind == "json")
+        found = [chunk]
+    found[-1].cpu_seconds = time.process_time() - started
+    return found
+
+
+def _check_file(path: Path) -> CheckedChunk:
+    name = str(path)
+    try:
+        content = load_file(path)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, json.JSONDecodeError) as error:
+        chunk = CheckedChunk(name, 0, 1, True)
+        chunk.read_error = str(error).splitlines()[0]
+        return chunk
+    items = content if isinstance(content, list) else [content]
+    chunk = CheckedChunk(name, 0, len(items), True)
+    _check_items(chunk, items)
+    return chunk
+
+
+def _check_items(chunk: CheckedChunk, items: Sequence[Any], texts: bool = False) -> None:
+    parse, problems = vocabulary.parse_event, chunk.problems
+    for index, item in enumerate(items, start=chunk.offset):
+        if texts and isinstance(item, (str, bytes)):
+            try:
+                item = json.loads(item)
+            except json.JSONDecodeError as error:
+                where = _where(chunk.name, chunk.whole, index)
+                problems.append(IngestProblem(where, None, None, f"not valid JSON: {str(error).splitlines()[0]}"))
+                continue
+        if not isinstance(item, dict):
+            problems.append(IngestProblem(_where(chunk.name, chunk.whole, index), None, None, "an event must be a mapping of fields"))
+            continue
+        try:
+            event = parse(item)
+        except ValidationError as error:
+            problems.extend(_validation_problems(_where(chunk.name, chunk.whole, index), item, error))
+            continue
+        try:
+            _gather(chunk, event.model_dump(mode="json", exclude_none=True), index)
+        except orjson.JSONEncodeError as error:  # an integer beyond 64 bits: valid, but not encodable
+            problems.append(IngestProblem(_where(chunk.name, chunk.whole, index), item.get("id"), None, f"cannot be recorded: {error}"))
+    chunk.count += len(items)
+    chunk.actors.discard(None)  # type: ignore[arg-type]
+    chunk.documents.discard(None)  # type: ignore[arg-type]
+
+
+def _gather(chunk: CheckedChunk, data: dict[str, Any], index: int) -> None:
+    """Add a valid, JSON-ready event to ``chunk``, with what it names (what :func:`_all_registered` looks at)."""
+    canonical = canonical_bytes(data)
+    chunk.ids.append(data["id"])
+    chunk.canonical.append(canonical)
+    chunk.indexes.append(index)
+    chunk.actors.update(data.get("actors", ()))
+    for path in ACTOR_FIELDS.get(data["kind"], ()):
+        chunk.actors.add(_dig(data, path))
+    for source in data.get("sources", ()):
+        chunk.documents.add(source.get("document"))
+        chunk.actors.add(source.get("speaker"))
+    if "position" in data:
+        chunk.questions.add(data["position"]["question"])
+    for _, target in _links(data):
+        chunk.targets.add(target)
+        chunk.self_link = chunk.self_link or target == data["id"]
+
+
 def validate_items(
     name: str,
     items: Sequence[Any],
@@ -230,7 +408,7 @@ def validate_items(
     """
     whole = len(items) if whole is None else whole
     for index, item in enumerate(items, start=offset):
-        where = name if whole == 1 else f"{name}[{index}]"
+        where = _where(name, whole, index)
         if not isinstance(item, dict):
             problems.append(IngestProblem(where, None, None, "an event must be a mapping of fields"))
             continue
@@ -241,6 +419,216 @@ def validate_items(
             continue
         candidates.append(_Candidate(where, event.model_dump(mode="json", exclude_none=True)))
 
+
+# --- the worker processes ----------------------------------------------------------------
+
+
+def worker_count() -> int:
+    """How many validation processes to use: ``LEDGER_WORKERS``, else one per CPU; 0 = none.
+
+    One per CPU, not one fewer: the main process mostly waits for validated
+    chunks (its checks and appends take about a third of a worker's time per
+    event), so on two cores two workers ingest faster than one.
+    """
+    setting = os.environ.get("LEDGER_WORKERS", "").strip()
+    if setting:
+        try:
+            return max(0, int(setting))
+        except ValueError:
+            raise ValueError(f"LEDGER_WORKERS must be a whole number, not {setting!r}") from None
+    return max(1, os.cpu_count() or 1)
+
+
+_pool: tuple[int, ProcessPoolExecutor] | None = None
+
+
+def start_workers(workers: int | None = None) -> int:
+    """Start the validation processes now rather than on the first large ingest; return how many there are."""
+    workers = worker_count() if workers is None else workers
+    if workers > 0:
+        _executor(workers)
+    return workers
+
+
+def stop_workers() -> None:
+    """Stop the validation processes (they are started again when needed)."""
+    global _pool
+    if _pool is not None:
+        _pool[1].shutdown(wait=True, cancel_futures=True)
+        _pool = None
+
+
+def _executor(workers: int) -> ProcessPoolExecutor:
+    global _pool
+    if _pool is not None and _pool[0] != workers:
+        stop_workers()
+    if _pool is None:
+        # forkserver (spawn where there is none): a worker never inherits an open database or a thread.
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        if context.get_start_method() == "forkserver":
+            context.set_forkserver_preload(["ledger.ingest"])
+        executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_prepare_worker)
+        for ready in [executor.submit(_prepare_worker) for _ in range(workers)]:
+            ready.result()  # start every process now, so the first chunks are not held up by the others
+        _pool = (workers, executor)
+    return _pool[1]
+
+
+def _prepare_worker() -> None:
+    vocabulary.event_adapter  # noqa: B018  (builds the validator once, before the first chunk)
+    gc.freeze()  # the modules and the validator are never garbage: keep full collections from walking them
+
+
+def _checked(tasks: Iterable[ChunkTask], workers: int, ahead: int = 0) -> Iterator[list[CheckedChunk]]:
+    """Each task's :func:`check_chunk` result, in order: here, or from ``workers`` processes.
+
+    The workers are kept ``ahead`` tasks (at least a few each) ahead of the caller, so they
+    go on validating while it appends.
+    """
+    if workers <= 0:
+        for task in tasks:
+            yield check_chunk(task)
+        return
+    executor = _executor(workers)
+    pending: deque[Future[list[CheckedChunk]]] = deque()
+    try:
+        for task in tasks:
+            pending.append(executor.submit(check_chunk, task))
+            if len(pending) > max(ahead, 4 * workers):
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    except BrokenProcessPool:
+        stop_workers()  # a worker died (out of memory, killed): the next ingest starts afresh
+        raise
+    finally:
+        for future in pending:
+            future.cancel()
+
+
+def _waited(results: Iterator[list[CheckedChunk]], report: IngestReport) -> Iterator[list[CheckedChunk]]:
+    """``results``, adding the time spent waiting for each to ``report.validation_wait``."""
+    while True:
+        started = time.perf_counter()
+        try:
+            found = next(results)
+        except StopIteration:
+            return
+        report.validation_wait += time.perf_counter() - started
+        report.validation_cpu += sum(chunk.cpu_seconds for chunk in found)
+        yield found
+
+
+# --- the checks of one all-or-nothing append ---------------------------------------------
+
+
+class _Append:
+    """Checks validated chunks against each other, the registry and the store, as they arrive; then appends."""
+
+    def __init__(self, store: LedgerStore, registry: dict[str, set[str]]) -> None:
+        self.store = store
+        self.registry = registry
+        self.chunks: list[CheckedChunk] = []
+        self.validation: list[IngestProblem] = []
+        self.duplicates: list[IngestProblem] = []
+        self.changed: list[IngestProblem] = []
+        self.first: dict[str, CheckedChunk] = {}  # the chunk where each id is first seen
+        self.targets: set[str] = set()
+        self.name_references = False  # a set check failed: walk the events to name each problem's field
+        self.new: list[PreparedEvent] = []
+        self.skipped: list[str] = []
+
+    def add(self, chunk: CheckedChunk) -> None:
+        self.chunks.append(chunk)
+        self.validation.extend(chunk.problems)
+        ids, first = chunk.ids, self.first
+        fresh: Sequence[int]
+        if len(set(ids)) == len(ids) and first.keys().isdisjoint(ids):
+            first.update(dict.fromkeys(ids, chunk))  # the usual case: no id seen twice
+            fresh = range(len(ids))
+        else:
+            fresh = []
+            for k, event_id in enumerate(ids):
+                earlier = first.setdefault(event_id, chunk)
+                if earlier is chunk and ids.index(event_id) == k:
+                    fresh.append(k)
+                else:
+                    also = earlier.where(earlier.ids.index(event_id))
+                    self.duplicates.append(IngestProblem(chunk.where(k), event_id, "id", f"the same id is also used in {also}"))
+        registry = self.registry
+        if chunk.self_link or not (
+            chunk.actors <= registry.get("actor", set())
+            and chunk.documents <= registry.get("document", set())
+            and chunk.questions <= registry.get("question", set())
+        ):
+            self.name_references = True
+        self.targets |= chunk.targets
+        recorded = self.store.content_hashes([ids[k] for k in fresh]) if fresh else {}
+        if not recorded and len(fresh) == len(ids):
+            self.new.extend(map(PreparedEvent, ids, chunk.canonical))
+            return
+        for k in fresh:
+            event_id, canonical = ids[k], chunk.canonical[k]
+            if event_id not in recorded:
+                self.new.append(PreparedEvent(event_id, canonical))
+            elif recorded[event_id] == hashlib.sha256(canonical).hexdigest():
+                self.skipped.append(event_id)
+            else:
+                self.changed.append(
+                    IngestProblem(
+                        chunk.where(k),
+                        event_id,
+                        "id",
+                        "already recorded with different content; the ledger is never edited: "
+                        f"add a correction event (kind: correction, corrects: {event_id}, action: amend or retract)",
+                    )
+                )
+
+    def problems(self) -> list[IngestProblem]:
+        """Every problem, in the order a reader fixes them: validation, duplicate ids, references, changed content."""
+        known = self._known_event_ids
+        outside = self.targets - self.first.keys()
+        references: list[IngestProblem] = []
+        if self.name_references or not outside <= known(outside):
+            candidates = [c for chunk in self.chunks for c in chunk.candidates()]
+            references = reference_problems(candidates, self.registry, known)
+        return [*self.validation, *self.duplicates, *references, *self.changed]
+
+    def _known_event_ids(self, ids: set[str]) -> set[str]:
+        return set(self.store.content_hashes(ids)) if ids else set()
+
+    def commit(self, report: IngestReport, registry_entries: Sequence[tuple[str, str, dict]] = ()) -> None:
+        """Append the new events (after the registry entries), adding what was done to ``report``."""
+        if registry_entries:
+            self.store.put_registry(registry_entries)
+        report.positions.extend(self.store.append_prepared(self.new))
+        report.appended.extend(event.event_id for event in self.new)
+        report.skipped.extend(self.skipped)
+
+
+def _registry_with(store: LedgerStore, entries: Sequence[tuple[str, str, dict]]) -> dict[str, set[str]]:
+    registry = store.registry_ids()
+    for kind, key, _ in entries:
+        registry.setdefault(kind, set()).add(key)
+    return registry
+
+
+def _workers_for(events: int, workers: int | None) -> int:
+    workers = worker_count() if workers is None else workers
+    return workers if events > POOL_THRESHOLD else 0
+
+
+def _chunks(name: str, items: Sequence[Any], kind: str = "items") -> Iterator[ChunkTask]:
+    whole = len(items)
+    for start in range(0, whole, CHUNK_EVENTS):
+        stop = min(start + CHUNK_EVENTS, whole)
+        yield ChunkTask(kind, name, items[start:stop], start, whole, last=stop == whole)
+    if not items:
+        yield ChunkTask(kind, name, (), 0, 0)
+
+
+# --- ingest --------------------------------------------------------------------------------
 
 def validate_registry(name: str, kind: str, content: Any, problems: list[IngestProblem]) -> list[tuple[str, str, dict]]:
     """Validate one registry file's entries as (kind, id, data) triples."""
@@ -253,57 +641,88 @@ def validate_registry(name: str, kind: str, content: Any, problems: list[IngestP
     return [(kind, m.id, m.model_dump(mode="json", exclude_none=True)) for m in models]
 
 
+
 Progress = Callable[[int, int], None]
-"""Called as ``progress(events_done, events_total)`` while events are validated."""
+"""Called as ``progress(events_done, events_total)`` while events are validated.
 
-
-def read_batch(
-    paths: Iterable[str | Path], progress: Progress | None = None
-) -> tuple[list[_Candidate], list[tuple[str, str, dict]], list[IngestProblem], int]:
-    """Read every file, then validate every event: (events, registry entries, problems, file count).
-
-    ``progress(done, total)`` is called as events are validated (the long part),
-    in steps of a few hundred events.
-    """
-    files, problems = find_files(paths)
-    candidates: list[_Candidate] = []
-    registry_entries: list[tuple[str, str, dict]] = []
-    event_files: list[tuple[str, list[Any]]] = []
-    for path in files:
-        name = str(path)
-        try:
-            content = load_file(path)
-        except (OSError, UnicodeDecodeError, yaml.YAMLError, json.JSONDecodeError) as error:
-            problems.append(IngestProblem(name, None, None, f"cannot read the file: {str(error).splitlines()[0]}"))
-            continue
-        kind = registry_kind(path.name)
-        if kind:
-            registry_entries.extend(validate_registry(name, kind, content, problems))
-        else:
-            event_files.append((name, content if isinstance(content, list) else [content]))
-    total, done, step = sum(len(items) for _, items in event_files), 0, 500
-    for name, items in event_files:
-        for start in range(0, len(items), step):
-            chunk = items[start : start + step]
-            validate_items(name, chunk, candidates, problems, offset=start, whole=len(items))
-            done += len(chunk)
-            if progress:
-                progress(done, total)
-    return candidates, registry_entries, problems, len(files)
+``events_total`` counts an event file not yet read as one event, so it can grow while files are read.
+"""
 
 
 def ingest_paths(
     store: LedgerStore,
     paths: Iterable[str | Path],
     progress: Progress | None = None,
+    workers: int | None = None,
 ) -> IngestReport:
     """Validate every event under ``paths`` and append the new ones in one transaction.
 
     Raises :class:`IngestError` (and appends nothing) if any event is invalid,
     names something unknown, or reuses a recorded id with different content.
+    ``workers`` overrides ``LEDGER_WORKERS`` (0: validate in this process).
     """
-    candidates, registry_entries, problems, file_count = read_batch(paths, progress)
-    return ingest_events(store, candidates, registry_entries, problems, file_count)
+    files, found_problems = find_files(paths)
+    placed: list[tuple[int, IngestProblem]] = [(-1, p) for p in found_problems]  # file-level problems, by file order
+    registry_entries: list[tuple[str, str, dict]] = []
+    tasks: list[ChunkTask] = []
+    order: dict[str, int] = {}
+    unread: list[str] = []
+    total = 0
+    for number, path in enumerate(files):
+        name = str(path)
+        order[name] = number
+        kind = registry_kind(path.name)
+        if kind or path.suffix == ".jsonl":
+            try:
+                content = load_file(path) if kind else path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError, yaml.YAMLError, json.JSONDecodeError) as error:
+                placed.append((number, IngestProblem(name, None, None, f"cannot read the file: {str(error).splitlines()[0]}")))
+                continue
+            if kind:
+                registry_problems: list[IngestProblem] = []
+                registry_entries.extend(validate_registry(name, kind, content, registry_problems))
+                placed.extend((number, p) for p in registry_problems)
+            else:
+                lines = [line for line in content.splitlines() if line.strip()]
+                tasks.extend(_chunks(name, lines, "lines"))
+                total += len(lines)
+        else:
+            unread.append(name)
+            if len(unread) == FILES_PER_TASK:
+                tasks.append(ChunkTask("files", "", unread))
+                unread = []
+            total += 1  # corrected when the file has been read
+    if unread:
+        tasks.append(ChunkTask("files", "", unread))
+
+    report = IngestReport(files=len(files), registry_entries=len(registry_entries))
+    append = _Append(store, _registry_with(store, registry_entries))
+    read_by_task = {name for task in tasks if task.kind == "files" for name in task.payload}
+    done = 0
+    held: list[CheckedChunk] = []  # the chunks of a JSON Lines file read so far: added once all of it parsed
+    for found in _waited(_checked(tasks, _workers_for(total, workers)), report):
+        for chunk in found:
+            if chunk.name in read_by_task:
+                total += chunk.count - 1
+            held.append(chunk)
+            if not chunk.last:
+                continue
+            errors = [c.read_error for c in held if c.read_error is not None]
+            if errors:
+                placed.append((order[chunk.name], IngestProblem(chunk.name, None, None, f"cannot read the file: {errors[0]}")))
+            else:
+                for piece in held:
+                    append.add(piece)
+            held = []
+        done += sum(chunk.count for chunk in found)
+        if progress:
+            progress(done, total)
+    placed.sort(key=lambda item: item[0])
+    problems = [problem for _, problem in placed] + append.problems()
+    if problems:
+        raise IngestError(problems)
+    append.commit(report, registry_entries)
+    return report
 
 
 def ingest_dicts(
@@ -311,6 +730,7 @@ def ingest_dicts(
     events: Sequence[dict[str, Any]],
     registry: dict[str, Sequence[dict[str, Any]]] | None = None,
     name: str = "<memory>",
+    workers: int | None = None,
 ) -> IngestReport:
     """Validate in-memory events (and registry entries by kind: actor, document, question), then append.
 
@@ -320,9 +740,17 @@ def ingest_dicts(
     entries: list[tuple[str, str, dict]] = []
     for kind, content in (registry or {}).items():
         entries.extend(validate_registry(f"{name}:{kind}s", kind, list(content), problems))
-    candidates: list[_Candidate] = []
-    validate_items(name, list(events), candidates, problems)
-    return ingest_events(store, candidates, entries, problems)
+    events = list(events)
+    report = IngestReport(registry_entries=len(entries))
+    append = _Append(store, _registry_with(store, entries))
+    for found in _waited(_checked(_chunks(name, events), _workers_for(len(events), workers)), report):
+        for chunk in found:
+            append.add(chunk)
+    problems.extend(append.problems())
+    if problems:
+        raise IngestError(problems)
+    append.commit(report, entries)
+    return report
 
 
 def ingest_events(
@@ -332,53 +760,65 @@ def ingest_events(
     problems: Sequence[IngestProblem] = (),
     file_count: int = 0,
 ) -> IngestReport:
-    """Check validated events against each other and the store, then append the new ones."""
-    problems = list(problems)
-    first_file: dict[str, str] = {}
+    """Check events validated by :func:`validate_items` against each other and the store, then append the new ones."""
+    append = _Append(store, _registry_with(store, registry_entries))
     for c in candidates:
-        event_id = c.data["id"]
-        if event_id in first_file:
-            problems.append(IngestProblem(c.file, event_id, "id", f"the same id is also used in {first_file[event_id]}"))
-        else:
-            first_file[event_id] = c.file
-
-    registry = store.registry_ids()
-    for kind, key, _ in registry_entries:
-        registry.setdefault(kind, set()).add(key)
-
-    def known(ids: set[str]) -> set[str]:
-        return set(store.content_hashes(ids))
-
-    problems.extend(reference_problems(candidates, registry, known))
-
-    recorded = store.content_hashes(first_file)
+        chunk = CheckedChunk(c.file, 0, 1, True)
+        _gather(chunk, c.data, 0)
+        append.add(chunk)
+    found = [*problems, *append.problems()]
+    if found:
+        raise IngestError(found)
     report = IngestReport(files=file_count, registry_entries=len(registry_entries))
-    new: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for c in candidates:
-        event_id = c.data["id"]
-        if event_id in seen:
-            continue
-        seen.add(event_id)
-        if event_id in recorded:
-            if recorded[event_id] == content_hash(c.data):
-                report.skipped.append(event_id)
-            else:
-                problems.append(
-                    IngestProblem(
-                        c.file,
-                        event_id,
-                        "id",
-                        "already recorded with different content; the ledger is never edited: "
-                        f"add a correction event (kind: correction, corrects: {event_id}, action: amend or retract)",
-                    )
-                )
-        else:
-            new.append(c.data)
-    if problems:
-        raise IngestError(problems)
-    if registry_entries:
-        store.put_registry(registry_entries)
-    report.positions = store.append(new)
-    report.appended = [data["id"] for data in new]
+    append.commit(report, registry_entries)
+    return report
+
+
+def ingest_stream(
+    store: LedgerStore,
+    events: Iterable[dict[str, Any] | str | bytes],
+    batch: int = 10_000,
+    name: str = "<stream>",
+    workers: int | None = None,
+    on_batch: Callable[[IngestReport], None] | None = None,
+) -> IngestReport:
+    """Ingest a long stream of events as consecutive appends of ``batch`` events each.
+
+    ``events`` are dicts, or JSON texts of one event each (the lines of a JSON
+    Lines file, say), which the workers parse. Each batch takes the checks of
+    :func:`ingest_dicts` and is appended in one transaction while the workers
+    validate the next ones; ``on_batch(report)`` is called after each append,
+    with what the stream has done so far. The first batch with a problem raises
+    :class:`IngestError` and appends nothing of it or after it; the batches
+    before it stay recorded (the error's ``report`` lists them). Problems name
+    events by their place in the stream: ``name[index]``.
+    """
+    stream = iter(events)
+    head = list(islice(stream, POOL_THRESHOLD + 1))
+    workers = _workers_for(len(head), workers)
+    report = IngestReport()
+    registry = store.registry_ids()
+
+    def tasks() -> Iterator[ChunkTask]:
+        everything, start = chain(head, stream), 0
+        while items := list(islice(everything, batch)):
+            for offset in range(0, len(items), CHUNK_EVENTS):
+                piece = items[offset : offset + CHUNK_EVENTS]
+                yield ChunkTask("json", name, piece, start + offset, -1, last=offset + CHUNK_EVENTS >= len(items))
+            start += len(items)
+
+    append = _Append(store, registry)
+    ahead = batch // CHUNK_EVENTS + 4 * workers  # a whole batch, so the workers never wait for an append
+    for found in _waited(_checked(tasks(), workers, ahead), report):
+        for chunk in found:
+            append.add(chunk)
+            if not chunk.last:
+                continue
+            problems = append.problems()
+            if problems:
+                raise IngestError(problems, report)
+            append.commit(report)
+            if on_batch:
+                on_batch(report)
+            append = _Append(store, registry)
     return report
