@@ -232,3 +232,46 @@ def test_a_rebuild_holds_a_few_entities_events_at_a_time_not_the_ledgers(db, tmp
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < all_events / 3, (peak, all_events)
+
+
+# --- worker processes ---------------------------------------------------------------------------
+
+
+def test_a_rebuild_with_a_worker_process_gives_the_tables_of_a_rebuild_in_one_process(db, tmp_path, monkeypatch):
+    from ledger.readmodel import workers as workers_module
+
+    one, two = str(tmp_path / "one.view.db"), str(tmp_path / "two.view.db")
+    out_of_order_store(db, SPECS[2], batches=5, late_per_batch=8, seed=5)
+    monkeypatch.setattr(rebuild_module, "ENTITY_EVENTS", 40)
+    monkeypatch.setenv("LEDGER_WORKERS", "0")
+    alone = project(db, one, rebuild=True)
+    monkeypatch.setenv("LEDGER_WORKERS", "1")
+    monkeypatch.setattr(rebuild_module, "PARALLEL_EVENTS", 10)
+    written, computed_here = [], []
+    replay = workers_module.ReplayPool.replay
+
+    def counting(self, groups, compute, write):
+        return replay(self, groups, lambda group: computed_here.append(group) or compute(group), lambda *found: written.append(found) or write(*found))
+
+    monkeypatch.setattr(workers_module.ReplayPool, "replay", counting)
+    shared = project(db, two, rebuild=True)
+    assert len(written) > len(computed_here) > 0  # the worker computed some of the groups, this process the rest
+    assert table_contents(two) == table_contents(one)
+    assert (shared.batches, shared.events, shared.entities, shared.opened, shared.closed) == (
+        alone.batches, alone.events, alone.entities, alone.opened, alone.closed
+    )  # fmt: skip
+
+
+def test_a_worker_that_fails_leaves_its_groups_to_the_rebuilding_process(db, tmp_path, monkeypatch):
+    from ledger.readmodel import workers as workers_module
+
+    one, two = str(tmp_path / "one.view.db"), str(tmp_path / "two.view.db")
+    out_of_order_store(db, SPECS[1], batches=3, late_per_batch=4, seed=9)
+    monkeypatch.setattr(rebuild_module, "ENTITY_EVENTS", 40)
+    monkeypatch.setenv("LEDGER_WORKERS", "0")
+    project(db, one, rebuild=True)
+    monkeypatch.setenv("LEDGER_WORKERS", "1")
+    monkeypatch.setattr(rebuild_module, "PARALLEL_EVENTS", 10)
+    monkeypatch.setattr(workers_module.ReplayPool, "prepare", lambda self, batches: self.tasks[0].put((str(tmp_path / "missing.db"), batches)))
+    project(db, two, rebuild=True)
+    assert table_contents(two) == table_contents(one)

@@ -45,6 +45,7 @@ from pydantic import ValidationError
 from ledger import events as vocabulary
 from ledger.events import EVENT_CLASSES
 from ledger.registry import registry_adapter, registry_kind
+from ledger.settings import available_cpus, configured_workers
 from ledger.store import LedgerStore, PreparedEvent, canonical_bytes
 
 EVENT_SUFFIXES = (".yaml", ".yml", ".json", ".jsonl")
@@ -430,13 +431,8 @@ def worker_count() -> int:
     chunks (its checks and appends take about a third of a worker's time per
     event), so on two cores two workers ingest faster than one.
     """
-    setting = os.environ.get("LEDGER_WORKERS", "").strip()
-    if setting:
-        try:
-            return max(0, int(setting))
-        except ValueError:
-            raise ValueError(f"LEDGER_WORKERS must be a whole number, not {setting!r}") from None
-    return max(1, os.cpu_count() or 1)
+    configured = configured_workers()
+    return max(1, available_cpus()) if configured is None else configured
 
 
 _pool: tuple[int, ProcessPoolExecutor] | None = None

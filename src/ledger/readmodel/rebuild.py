@@ -13,7 +13,9 @@ same rows the other way round:
    the catch-up projector does for it in each (extend its
    :class:`~ledger.readmodel.histories.EntityHistory`, or recompute it and diff
    against the open rows), so each version row is written once, with both ends
-   of its recorded axis.
+   of its recorded axis. From :data:`PARALLEL_EVENTS` events on, worker
+   processes compute some of the entities' rows and this process writes them
+   (:mod:`ledger.readmodel.workers`; ``LEDGER_WORKERS=0`` keeps it to one process).
 
 An entity counts an event from the event's own batch on, even when a later
 correction or link is what joins it to the entity: until then the event cannot
@@ -32,7 +34,7 @@ import sqlite3
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -42,10 +44,14 @@ from ledger.readmodel.histories import EntityHistory, HistoryDelta
 from ledger.readmodel.membership import Membership, role, stored_reader
 from ledger.readmodel.versions import HISTORY_TABLES, HistoryTable, Row, identity
 
+if TYPE_CHECKING:
+    from ledger.readmodel.workers import ReplayPool
+
 READ_PAGE = 5_000  # store rows per fetch in the first pass
 ENTITY_EVENTS = 4_000  # member events read back at a time in the second pass
 FLUSH_ROWS = 20_000  # rows buffered per table before an executemany
 COMMIT_ROWS = 300_000  # rows per transaction
+PARALLEL_EVENTS = 20_000  # from this many events on, worker processes compute some of the entities' rows
 REBUILDING = "ledger-view:rebuilding"  # a projector_state row while a rebuild may have dropped indexes
 
 
@@ -192,16 +198,35 @@ class Rebuild:
 
     def run(self) -> RebuildCounts:
         """Both passes; the caller has emptied the tables and writes the tracking row after."""
-        sink = RowSink(self.view)
-        membership = self.load_events(sink)
-        sink.commit()
-        read = stored_reader(self.store, self.read_event)
-        membership.add_linked_groups(self.positions_of, read)
-        self.replay_entities(membership, read, sink)
-        sink.close()
+        pool = self.start_pool()  # the workers start up while the first pass runs
+        try:
+            sink = RowSink(self.view)
+            membership = self.load_events(sink)
+            sink.commit()
+            read = stored_reader(self.store, self.read_event)
+            membership.add_linked_groups(self.positions_of, read)
+            if pool is not None:
+                pool.prepare(self.batches)
+            self.replay_entities(membership, read, sink, pool)
+            sink.close()
+        finally:
+            if pool is not None:
+                pool.close()
         self.counts.batches = len(self.batches)
         self.counts.last_batch = self.batches[-1] if self.batches else 0
         return self.counts
+
+    def start_pool(self) -> ReplayPool | None:
+        """Worker processes for the second pass: none for a small ledger, with ``LEDGER_WORKERS=0``, or for a store in memory."""
+        from ledger.readmodel.workers import ReplayPool, worker_count  # noqa: PLC0415
+
+        if self.end < PARALLEL_EVENTS:
+            return None
+        workers = worker_count()
+        path = next((file for _, name, file in self.store.execute("PRAGMA database_list") if name == "main"), "")
+        if workers <= 0 or not path:
+            return None
+        return ReplayPool(path, workers)
 
     # -- pass 1: events in position order -----------------------------------------------------
 
@@ -241,45 +266,74 @@ class Rebuild:
 
     # -- pass 2: entity by entity -------------------------------------------------------------
 
-    def replay_entities(self, membership: Membership, read: Callable[[list[int]], dict[int, dict[str, Any]]], sink: RowSink) -> None:
-        """Each entity's version rows and ``entity_events`` rows, a few entities' events read at a time."""
-        total, done = self.counts.events, 0
+    def replay_entities(
+        self, membership: Membership, read: Callable[[list[int]], dict[int, dict[str, Any]]], sink: RowSink, pool: ReplayPool | None = None
+    ) -> None:
+        """Each entity's version rows and ``entity_events`` rows, a few entities' events read at a time.
+
+        With ``pool``, worker processes compute the rows of some of the groups
+        of entities and this process writes them with its own.
+        """
+        total = self.counts.events
         members_total = sum(len(positions) for positions in membership.positions.values()) or 1
         members_done = 0
-        for group in entity_groups(membership.entities(), ENTITY_EVENTS):
-            events = read(sorted({position for _, positions in group for position in positions}))
-            for entity, positions in group:
-                self.replay_entity(entity, positions, events, sink)
-                members_done += len(positions)
-            if self.progress:
-                done = total * members_done // members_total
-                self.progress(done, total)
 
-    def replay_entity(self, entity: EntityKey, positions: list[int], events: dict[int, dict[str, Any]], sink: RowSink) -> None:
-        """Go through the entity's batches as the catch-up projector does; write its rows."""
+        def replay(group: Group) -> GroupRows:
+            return replay_group(group, read(sorted({position for _, positions in group for position in positions})), self.batches)
+
+        def write(group: Group, found: GroupRows) -> None:
+            nonlocal members_done
+            version_rows, entity_event_rows, entities, opened, closed = found
+            for projection, table_rows in version_rows.items():
+                sink.add(VERSION_SQL[projection], table_rows)
+            sink.add(ENTITY_EVENT_SQL, entity_event_rows)
+            self.counts.entities += entities
+            self.counts.opened += opened
+            self.counts.closed += closed
+            members_done += sum(len(positions) for _, positions in group)
+            if self.progress:
+                self.progress(total * members_done // members_total, total)
+
+        groups = entity_groups(membership.entities(), ENTITY_EVENTS)
+        if pool is None:
+            for group in groups:
+                write(group, replay(group))
+        else:
+            pool.replay(groups, replay, write)
+
+
+Group = list[tuple[EntityKey, list[int]]]
+GroupRows = tuple[dict[str, list[Row]], list[tuple[Any, ...]], int, int, int]
+"""A group's rows: version rows by projection, ``entity_events`` rows, then entity updates, rows opened and rows closed."""
+
+
+def replay_group(group: Group, events: dict[int, dict[str, Any]], batches: list[int]) -> GroupRows:
+    """The rows of a group of entities, from their events (``{position: event}``) and the store's batch starts."""
+    version_rows: dict[str, list[Row]] = {}
+    entity_event_rows: list[tuple[Any, ...]] = []
+    updates = closed = 0
+    for entity, positions in group:
         replay = EntityReplay(entity)
-        batches = self.batches
         arrived: list[dict[str, Any]] = []
         current = None
         for position in positions:
             batch = batches[bisect_right(batches, position) - 1]
             if batch != current and arrived:
                 replay.arrive(current, arrived)  # type: ignore[arg-type]
-                self.counts.entities += 1
+                updates += 1
                 arrived = []
             current = batch
             arrived.append(events[position])
         if arrived:
             replay.arrive(current, arrived)  # type: ignore[arg-type]
-            self.counts.entities += 1
-        version_rows = list(replay.rows())
-        self.counts.opened += len(version_rows)
-        self.counts.closed += len(replay.closed)
-        sink.add(VERSION_SQL[entity.projection], version_rows)
-        sink.add(
-            ENTITY_EVENT_SQL,
-            [(entity.projection, entity.key, position, events[position]["id"], role(events[position], entity)) for position in positions],
+            updates += 1
+        version_rows.setdefault(entity.projection, []).extend(replay.rows())
+        closed += len(replay.closed)
+        entity_event_rows.extend(
+            (entity.projection, entity.key, position, events[position]["id"], role(events[position], entity)) for position in positions
         )
+    opened = sum(len(table_rows) for table_rows in version_rows.values())
+    return version_rows, entity_event_rows, updates, opened, closed
 
 
 def entity_groups(entities: Iterator[tuple[EntityKey, list[int]]], size: int) -> Iterator[list[tuple[EntityKey, list[int]]]]:

@@ -1,0 +1,171 @@
+"""Worker processes for a rebuild's second pass: they compute some groups' version rows, this process writes them.
+
+A rebuild's second pass (:mod:`ledger.readmodel.rebuild`) goes through the
+entities a group at a time, and each group's rows depend only on the group's
+events and the store's append batches. :class:`ReplayPool` hands groups to
+worker processes, :data:`AHEAD` at a time each, and computes the others
+itself; a worker reads the group's events from the store on a read-only
+connection of its own and sends back the rows as tuples
+(:data:`~ledger.readmodel.rebuild.GroupRows`), which this process writes with
+its own: only this process writes to the read model, and the rows are the same
+whoever computed them.
+
+The workers start with ``forkserver`` (``spawn`` where there is none), so
+they inherit no open database. A worker that fails or dies stops the pool:
+this process computes the groups it had again itself, so an error surfaces as
+it would without workers.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+import queue
+import sqlite3
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from ledger.readmodel.rebuild import Group, GroupRows
+
+AHEAD = 2  # groups handed to a worker and not yet written back
+WAIT = 0.5  # seconds between checks that the workers are alive, while waiting for their rows
+
+
+def worker_count() -> int:
+    """How many worker processes a large rebuild uses: ``LEDGER_WORKERS`` (as for ``ingest``), else one fewer than the CPUs.
+
+    One fewer, not one per CPU as ``ingest``: here this process computes groups too, besides writing every row.
+    """
+    from ledger.settings import available_cpus, configured_workers  # noqa: PLC0415
+
+    configured = configured_workers()
+    return max(0, available_cpus() - 1) if configured is None else configured
+
+
+def replay_worker(number: int, tasks: Any, results: Any) -> None:
+    """A worker's loop: the store's path and batch starts, then ``(index, group)`` tasks until ``None``."""
+    from ledger.readmodel.membership import stored_reader  # noqa: PLC0415
+    from ledger.readmodel.rebuild import replay_group  # noqa: PLC0415
+    from ledger.store import event_reader  # noqa: PLC0415
+
+    gc.disable()  # as in the rebuilding process: histories are many small objects
+    setup = tasks.get()
+    if setup is None:
+        return
+    path, batches = setup
+    store = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
+    try:
+        read = stored_reader(store, event_reader(store))
+        while (task := tasks.get()) is not None:
+            index, group = task
+            try:
+                found = replay_group(group, read(sorted({position for _, positions in group for position in positions})), batches)
+            except Exception:  # noqa: BLE001 - the rebuilding process computes the group again and raises the error itself
+                results.put((number, index, None))
+                return
+            results.put((number, index, found))
+    finally:
+        store.close()
+
+
+class ReplayPool:
+    """``workers`` processes computing groups' rows from the store at ``store_path``."""
+
+    def __init__(self, store_path: str, workers: int) -> None:
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        if context.get_start_method() == "forkserver":
+            context.set_forkserver_preload(["ledger.readmodel.rebuild"])
+        self.store_path = store_path
+        self.results = context.Queue()
+        self.tasks = [context.Queue() for _ in range(workers)]
+        self.processes = [
+            context.Process(target=replay_worker, args=(number, tasks, self.results), daemon=True, name=f"ledger-rebuild-{number}")
+            for number, tasks in enumerate(self.tasks)
+        ]
+        self.handed: list[dict[int, Group]] = [{} for _ in self.processes]
+        self.working = True
+        for process in self.processes:
+            process.start()
+
+    def prepare(self, batches: list[int]) -> None:
+        """Send the workers what every group needs: the store's path and the start of each append batch."""
+        for tasks in self.tasks:
+            tasks.put((self.store_path, batches))
+
+    def replay(self, groups: Iterable[Group], replay: Callable[[Group], GroupRows], write: Callable[[Group, GroupRows], None]) -> None:
+        """Every group's rows passed to ``write``: the workers' as they come, ``replay``'s for the groups kept here."""
+        groups = iter(groups)
+        numbered = enumerate(groups)
+        self._hand_out(numbered)
+        for _, group in numbered:
+            write(group, replay(group))
+            self._collect(replay, write, wait=False)
+            self._hand_out(numbered)
+        while any(self.handed):
+            self._collect(replay, write, wait=True)
+
+    def _hand_out(self, numbered: Any) -> None:
+        if not self.working:
+            return
+        for tasks, handed in zip(self.tasks, self.handed, strict=True):
+            while len(handed) < AHEAD:
+                item = next(numbered, None)
+                if item is None:
+                    return
+                index, group = item
+                handed[index] = group
+                tasks.put((index, group))
+
+    def _collect(self, replay: Callable[[Group], GroupRows], write: Callable[[Group, GroupRows], None], wait: bool) -> None:
+        """Write the rows the workers have sent; with ``wait``, wait for at least one group (or a failure)."""
+        while self.working:
+            try:
+                number, index, found = self.results.get(timeout=WAIT) if wait else self.results.get_nowait()
+            except queue.Empty:
+                if wait and not all(process.is_alive() for process in self.processes):
+                    self._take_back(replay, write)
+                if not wait or not self.working:
+                    return
+                continue
+            group = self.handed[number].pop(index, None)
+            if found is None or group is None:
+                if group is not None:
+                    self.handed[number][index] = group
+                self._take_back(replay, write)
+                return
+            write(group, found)
+            wait = False
+
+    def _take_back(self, replay: Callable[[Group], GroupRows], write: Callable[[Group, GroupRows], None]) -> None:
+        """Stop the workers and compute here every group they had not sent back."""
+        self.working = False
+        self._stop(terminate=True)
+        for handed in self.handed:
+            for index in sorted(handed):
+                write(handed[index], replay(handed[index]))
+            handed.clear()
+
+    def _stop(self, terminate: bool) -> None:
+        for process, tasks in zip(self.processes, self.tasks, strict=True):
+            if process.is_alive() and not terminate:
+                tasks.put(None)
+        for process in self.processes:
+            if terminate:
+                process.terminate()
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        for tasks in (*self.tasks, self.results):
+            tasks.cancel_join_thread()
+            tasks.close()
+
+    def close(self) -> None:
+        """Stop the workers (at once if groups are still out: the rebuild stopped)."""
+        if self.processes and any(process.pid is not None and process.exitcode is None for process in self.processes):
+            self._stop(terminate=any(self.handed) or not self.working)
+        self.processes = []
+        self.working = False
