@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
-import os
 import queue
 import sqlite3
 from collections.abc import Callable, Iterable
