@@ -30,6 +30,8 @@ last: a rebuild stopped halfway leaves position 0, and the next run starts over.
 
 from __future__ import annotations
 
+import gc
+
 import sqlite3
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
@@ -207,7 +209,7 @@ class Rebuild:
             membership.add_linked_groups(self.positions_of, read)
             if pool is not None:
                 pool.prepare(self.batches)
-            self.replay_entities(membership, read, sink, pool)
+            self.replay_entities_collecting(membership, read, sink, pool)
             sink.close()
         finally:
             if pool is not None:
@@ -265,6 +267,26 @@ class Rebuild:
         return dict(found.fetchall())
 
     # -- pass 2: entity by entity -------------------------------------------------------------
+
+    def replay_entities_collecting(self, membership: Membership, read: Callable[[list[int]], dict[int, dict[str, Any]]], sink: RowSink, pool: ReplayPool | None) -> None:
+        """:meth:`replay_entities` with the garbage collector on for the objects it makes.
+
+        The caller turns collection off for the passes (the members are many
+        small objects a collection would rescan), but each entity's replay leaves
+        reference cycles behind: uncollected, they grew a 1M-event rebuild by
+        hundreds of MB. Freezing what exists now keeps the members out of every
+        collection, so only the entities' own garbage is scanned.
+        """
+        was_collecting = gc.isenabled()
+        gc.collect()
+        gc.freeze()
+        gc.enable()
+        try:
+            self.replay_entities(membership, read, sink, pool)
+        finally:
+            if not was_collecting:
+                gc.disable()
+            gc.unfreeze()
 
     def replay_entities(
         self, membership: Membership, read: Callable[[list[int]], dict[int, dict[str, Any]]], sink: RowSink, pool: ReplayPool | None = None

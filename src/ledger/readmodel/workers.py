@@ -49,7 +49,7 @@ def replay_worker(number: int, tasks: Any, results: Any) -> None:
     from ledger.readmodel.rebuild import replay_group  # noqa: PLC0415
     from ledger.store import event_reader  # noqa: PLC0415
 
-    gc.disable()  # as in the rebuilding process: histories are many small objects
+    gc.freeze()  # what the worker imported stays out of collections; each group's own garbage is collected
     setup = tasks.get()
     if setup is None:
         return
