@@ -45,8 +45,13 @@ def error_console() -> Console:
 
 def emit_json(data: Any) -> None:
     """Indented UTF-8 JSON on standard output (orjson: a whole replay of a big ledger is tens of MB)."""
-    out = click.get_binary_stream("stdout")
-    out.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE, default=str))
+    encoded = orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE, default=str)
+    out = getattr(sys.stdout, "buffer", None)
+    if out is None:  # a text-only stream (an embedding program's): decode once
+        sys.stdout.write(encoded.decode())
+        return
+    sys.stdout.flush()
+    out.write(encoded)
     out.flush()
 
 
