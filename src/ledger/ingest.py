@@ -27,7 +27,6 @@ import gc
 import hashlib
 import json
 import multiprocessing
-import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence

@@ -31,7 +31,6 @@ import gc
 import os
 import sqlite3
 import time
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -249,7 +248,8 @@ class Projector:
                 with transaction(self.view):
                     self.view.execute("INSERT INTO projector_state (name, position, updated_at) VALUES (?, 0, ?)", (REBUILDING, now()))
                     drop_indexes(self.view, VIEW_TABLES, expected)
-            counts = Rebuild(self.store, self.view, self.read_event, end, progress).run()
+            rebuild = Rebuild(self.store, self.view, self.read_event, end, report, progress)
+            rebuild.run()
             with transaction(self.view):
                 if expected is not None:
                     create_indexes(self.view, expected)
@@ -259,7 +259,7 @@ class Projector:
             self.view.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the rows are on disk before the tracking row says so
             (chain_hash,) = self.store.execute("SELECT chain_hash FROM ledger_chain WHERE position = ?", (end,)).fetchone()
             with transaction(self.view):
-                self.write_tracking(Batch(counts.last_batch, end), chain_hash)
+                self.write_tracking(Batch(rebuild.last_batch, end), chain_hash)
                 self.view.execute("DELETE FROM projector_state WHERE name = ?", (REBUILDING,))
         finally:
             if self.view.in_transaction:
@@ -268,8 +268,7 @@ class Projector:
             self.view.execute("PRAGMA cache_size=-2000")
             if collecting:
                 gc.enable()
-        report.batches, report.events, report.entities = counts.batches, counts.events, counts.entities
-        report.opened, report.closed, report.position = counts.opened, counts.closed, end
+        report.position = end
         report.seconds = time.perf_counter() - started
         return report
 

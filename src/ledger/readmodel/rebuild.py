@@ -31,11 +31,9 @@ last: a rebuild stopped halfway leaves position 0, and the next run starts over.
 from __future__ import annotations
 
 import gc
-
 import sqlite3
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -47,6 +45,7 @@ from ledger.readmodel.membership import Membership, role, stored_reader
 from ledger.readmodel.versions import HISTORY_TABLES, HistoryTable, Row, identity
 
 if TYPE_CHECKING:
+    from ledger.readmodel.projector import ProjectionReport
     from ledger.readmodel.workers import ReplayPool
 
 READ_PAGE = 5_000  # store rows per fetch in the first pass
@@ -55,18 +54,6 @@ FLUSH_ROWS = 20_000  # rows buffered per table before an executemany
 COMMIT_ROWS = 300_000  # rows per transaction
 PARALLEL_EVENTS = 20_000  # from this many events on, worker processes compute some of the entities' rows
 REBUILDING = "ledger-view:rebuilding"  # a projector_state row while a rebuild may have dropped indexes
-
-
-@dataclass
-class RebuildCounts:
-    """What a rebuild wrote: append batches and events covered, entity updates, version rows opened and closed."""
-
-    batches: int = 0
-    events: int = 0
-    entities: int = 0
-    opened: int = 0
-    closed: int = 0
-    last_batch: int = 0
 
 
 class EntityReplay:
@@ -181,8 +168,9 @@ class Rebuild:
     """Fills an emptied read model (``view``) from the store (``store``) up to position ``end``.
 
     ``read_event`` decodes a stored state (:func:`ledger.store.event_reader`);
-    ``progress(done, total)`` is called as entities are finished, ``done``
-    counting their events.
+    what it writes is counted in ``report`` (batches, events, entity updates,
+    rows opened and closed); ``progress(done, total)`` is called as entities
+    are finished, ``done`` counting their events.
     """
 
     def __init__(
@@ -191,14 +179,19 @@ class Rebuild:
         view: sqlite3.Connection,
         read_event: Callable[[bytes], dict[str, Any]],
         end: int,
+        report: ProjectionReport,
         progress: Callable[[int, int], None] | None = None,
     ) -> None:
         self.store, self.view, self.read_event, self.end = store, view, read_event, end
-        self.progress = progress
+        self.report, self.progress = report, progress
         self.batches: list[int] = []
-        self.counts = RebuildCounts()
 
-    def run(self) -> RebuildCounts:
+    @property
+    def last_batch(self) -> int:
+        """The first position of the last append batch read (0 before any)."""
+        return self.batches[-1] if self.batches else 0
+
+    def run(self) -> None:
         """Both passes; the caller has emptied the tables and writes the tracking row after."""
         pool = self.start_pool()  # the workers start up while the first pass runs
         try:
@@ -214,9 +207,7 @@ class Rebuild:
         finally:
             if pool is not None:
                 pool.close()
-        self.counts.batches = len(self.batches)
-        self.counts.last_batch = self.batches[-1] if self.batches else 0
-        return self.counts
+        self.report.batches = len(self.batches)
 
     def start_pool(self) -> ReplayPool | None:
         """Worker processes for the second pass: none for a small ledger, with ``LEDGER_WORKERS=0``, or for a store in memory."""
@@ -255,7 +246,7 @@ class Rebuild:
             sink.add(EVENT_SQL, event_rows)
             sink.add(SOURCE_SQL, source_rows_)
             sink.add(LINK_SQL, link_rows_)
-            self.counts.events += len(page)
+            self.report.events += len(page)
         return membership
 
     def positions_of(self, event_ids: list[str]) -> dict[str, int]:
@@ -296,7 +287,7 @@ class Rebuild:
         With ``pool``, worker processes compute the rows of some of the groups
         of entities and this process writes them with its own.
         """
-        total = self.counts.events
+        total = self.report.events
         members_total = sum(len(positions) for positions in membership.positions.values()) or 1
         members_done = 0
 
@@ -309,9 +300,9 @@ class Rebuild:
             for projection, table_rows in version_rows.items():
                 sink.add(VERSION_SQL[projection], table_rows)
             sink.add(ENTITY_EVENT_SQL, entity_event_rows)
-            self.counts.entities += entities
-            self.counts.opened += opened
-            self.counts.closed += closed
+            self.report.entities += entities
+            self.report.opened += opened
+            self.report.closed += closed
             members_done += sum(len(positions) for _, positions in group)
             if self.progress:
                 self.progress(total * members_done // members_total, total)
