@@ -29,7 +29,13 @@ def filled(run, ledger_dir):
         ledger_dir / "2024" / "05" / "events.yaml",
         [
             make_event("ukraine-asks", "request", occurred="2024-05-10", reported="2024-05-20", summary="Kyiv asked."),
-            make_event("biden-decides", "policy_change", occurred="2024-05-15~", summary="Biden agreed.", links={"in_response_to": ["ukraine-asks"]}),
+            make_event(
+                "biden-decides",
+                "policy_change",
+                occurred="2024-05-15~",
+                summary="Biden agreed.",
+                links={"in_response_to": ["ukraine-asks"]},
+            ),
             make_event("kirby-says-no-change", occurred="2024-08-20"),
         ],
     )
@@ -76,8 +82,12 @@ def test_show_gives_the_whole_event_with_sources(run, filled):
     assert data["restriction"]["status"] == "conditional"
     assert data["sources"][0]["outlet"] == "The Example Post"
     assert data["occurred_bounds"] == {
-        "text": "2024-05-15~", "earliest": "2024-05-12", "latest": "2024-05-18",
-        "precision": "day", "approximate": True, "uncertain": False,
+        "text": "2024-05-15~",
+        "earliest": "2024-05-12",
+        "latest": "2024-05-18",
+        "precision": "day",
+        "approximate": True,
+        "uncertain": False,
     }
     assert data["recorded"]["position"] == 2
     table = run("show", "biden-decides").output

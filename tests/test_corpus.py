@@ -137,10 +137,7 @@ def _actor_references(event) -> list[tuple[str, str | None]]:
 
 def test_every_actor_an_event_names_is_in_the_actor_registry():
     missing = [
-        f"{path}: {where} = {actor}"
-        for path, event in EVENTS.items()
-        for where, actor in _actor_references(event)
-        if actor not in ACTORS
+        f"{path}: {where} = {actor}" for path, event in EVENTS.items() for where, actor in _actor_references(event) if actor not in ACTORS
     ]
     assert missing == []
 
@@ -216,9 +213,7 @@ def test_an_event_is_reported_no_later_than_its_earliest_source_and_not_before_i
 
 # --- quotes ---------------------------------------------------------------------------------
 
-_QUOTE_MARKS = str.maketrans(
-    {c: "'" for c in "\u2018\u2019\u201a\u201b\u2032`"} | {c: '"' for c in "\u201c\u201d\u201e\u201f\u2033"}
-)
+_QUOTE_MARKS = str.maketrans({c: "'" for c in "\u2018\u2019\u201a\u201b\u2032`"} | {c: '"' for c in "\u201c\u201d\u201e\u201f\u2033"})
 
 
 def normalise(text: str) -> str:
@@ -227,7 +222,7 @@ def normalise(text: str) -> str:
 
 
 def test_normalise_ignores_whitespace_and_quote_style():
-    assert normalise("There\u2019s  been\nno \u201cchange\u201d") == normalise("There's been no \"change\"")
+    assert normalise("There\u2019s  been\nno \u201cchange\u201d") == normalise('There\'s been no "change"')
 
 
 @pytest.fixture(scope="module")
@@ -237,8 +232,7 @@ def seed_texts() -> dict[str, str]:
     absent = [name for name, path in texts.items() if not path.is_file()]
     if absent:
         pytest.skip(
-            f"seed articles not found in {seeds} ({', '.join(absent)}); the quote check needs them: "
-            "set LEDGER_SEEDS to their folder"
+            f"seed articles not found in {seeds} ({', '.join(absent)}); the quote check needs them: set LEDGER_SEEDS to their folder"
         )
     return {name: normalise(path.read_text(encoding="utf-8")) for name, path in texts.items()}
 

@@ -51,7 +51,18 @@ def test_open_ends_are_reported_as_open():
 
 @pytest.mark.parametrize(
     "text",
-    ["2024-02-30", "2023-02-29", "2024-13", "yesterday-ish", "", "2024-05-30/2024-05-01", "../..", "{2024-05-01,2024-05-02}", "[]", "2024-5-3"],
+    [
+        "2024-02-30",
+        "2023-02-29",
+        "2024-13",
+        "yesterday-ish",
+        "",
+        "2024-05-30/2024-05-01",
+        "../..",
+        "{2024-05-01,2024-05-02}",
+        "[]",
+        "2024-5-3",
+    ],
 )
 def test_impossible_or_malformed_dates_are_refused(text):
     with pytest.raises(DateError):

@@ -159,7 +159,9 @@ def test_the_audit_runs_from_request_to_recommendation_to_decision_to_effect(sto
     assert [step["stage"] for step in trail["steps"]][1:] == ["recommended", "agreed", "agreed", "signed", "in_effect"]
     effect = trail["steps"][-1]
     linked = [link["event"] for link in effect["links"]]
-    assert {"ukraine-requests-cross-border-use", "sullivan-austin-brown-recommend-shift", "biden-signs-off-counter-fire-guidance"} <= set(linked)
+    assert {"ukraine-requests-cross-border-use", "sullivan-austin-brown-recommend-shift", "biden-signs-off-counter-fire-guidance"} <= set(
+        linked
+    )
     assert all(source["outlet"] and source["published"] for step in trail["steps"] for source in step["sources"])
 
 
@@ -174,7 +176,9 @@ def test_an_answer_can_be_reproduced_after_later_appends(tmp_path):
         ingest_paths(store, [EVENTS])
         assert entity(replay(store, "2024-08-25"), "territory", KURSK) is not None
         reproduced = replay(store, "2024-08-25", recorded_before=cutoff)
-    assert {k: v for k, v in reproduced.items() if k != "recorded_before"} == {k: v for k, v in before_august.items() if k != "recorded_before"}
+    assert {k: v for k, v in reproduced.items() if k != "recorded_before"} == {
+        k: v for k, v in before_august.items() if k != "recorded_before"
+    }
 
 
 def test_the_corpus_appended_in_reverse_order_gives_the_same_answers(store, tmp_path):

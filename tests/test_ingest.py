@@ -87,8 +87,10 @@ def test_links_may_point_into_the_store_or_the_same_batch(store, ledger_dir):
     ingest_paths(store, [ledger_dir])
     write_events(
         ledger_dir / "b.yaml",
-        [make_event("decision-b", "policy_change", links={"in_response_to": ["request-a"]}),
-         make_event("reaction-c", links={"in_response_to": ["decision-b"]})],
+        [
+            make_event("decision-b", "policy_change", links={"in_response_to": ["request-a"]}),
+            make_event("reaction-c", links={"in_response_to": ["decision-b"]}),
+        ],
     )
     assert len(ingest_paths(store, [ledger_dir]).appended) == 2
 
@@ -155,6 +157,4 @@ def test_an_event_cannot_link_to_itself(store, ledger_dir):
     write_events(ledger_dir / "a.yaml", make_event("loop", links={"part_of": ["loop"]}))
     with pytest.raises(IngestError) as caught:
         ingest_paths(store, [ledger_dir])
-    assert [(p.event_id, p.field, p.reason) for p in caught.value.problems] == [
-        ("loop", "links.part_of", "an event cannot link to itself")
-    ]
+    assert [(p.event_id, p.field, p.reason) for p in caught.value.problems] == [("loop", "links.part_of", "an event cannot link to itself")]

@@ -200,7 +200,14 @@ def test_a_retracted_account_no_longer_disputes():
 
 def test_an_aid_package_is_announced_by_its_first_event_and_its_status_is_the_latest():
     events = [
-        package("announced", "pda-125m", "2024-08-09", tranche="PDA 62", value={"amount": "125000000", "qualifier": "up_to"}, items=["HIMARS ammunition"]),
+        package(
+            "announced",
+            "pda-125m",
+            "2024-08-09",
+            tranche="PDA 62",
+            value={"amount": "125000000", "qualifier": "up_to"},
+            items=["HIMARS ammunition"],
+        ),
         package("delivered", "pda-125m", "2024-09-01", measure="delivery", status="delivered"),
     ]
     aid = state_at(events, date(2024, 9, 2))["aid_packages"][0]

@@ -49,10 +49,21 @@ def change(event_id: str, restriction: str, status: str, occurred: str, reported
 
 def stance(event_id: str, speaker: str, position: str, occurred: str, reported: str | None = None, **fields: Any) -> dict[str, Any]:
     """A statement by ``speaker`` taking ``position`` on the strikes question."""
-    return event(event_id, "statement", occurred, reported, speaker=speaker, actors=[speaker], position={"question": QUESTION, "stance": position}, **fields)
+    return event(
+        event_id,
+        "statement",
+        occurred,
+        reported,
+        speaker=speaker,
+        actors=[speaker],
+        position={"question": QUESTION, "stance": position},
+        **fields,
+    )
 
 
-def claim(event_id: str, area: str, holder: str, occurred: str, reported: str | None = None, size: int | None = None, **fields: Any) -> dict[str, Any]:
+def claim(
+    event_id: str, area: str, holder: str, occurred: str, reported: str | None = None, size: int | None = None, **fields: Any
+) -> dict[str, Any]:
     """A battlefield event claiming ``holder`` holds ``area`` (of ``size`` sq km)."""
     territory = {"area": area, "holder": holder, **({"size": {"value": str(size), "unit": "sq_km"}} if size else {})}
     return event(event_id, "battlefield", occurred, reported, territory=territory, **fields)
@@ -116,7 +127,9 @@ def fact(draw: st.DrawFn, event_id: str) -> dict[str, Any]:
         return stance(event_id, draw(st.sampled_from(["kirby", "biden"])), draw(st.sampled_from(STANCES)), occurred, reported)
     if what == "claim":
         size = draw(st.sampled_from([None, 100, 350, 1000]))
-        return claim(event_id, draw(st.sampled_from(["zone-a", "zone-b"])), draw(st.sampled_from(["ukraine", "us"])), occurred, reported, size)
+        return claim(
+            event_id, draw(st.sampled_from(["zone-a", "zone-b"])), draw(st.sampled_from(["ukraine", "us"])), occurred, reported, size
+        )
     status = draw(st.sampled_from(["proposed", "approved", "announced", "delivered"]))
     return package(event_id, draw(st.sampled_from(["p1", "p2"])), occurred, reported, status=status)
 

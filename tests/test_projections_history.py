@@ -88,14 +88,21 @@ def test_an_account_an_amendment_linked_earlier_joins_its_group_when_reported():
     ]
     versions = history(events, ("restrictions", "r1"))
     for known_at in (date(2024, 5, 12), date(2024, 5, 16), None):
-        assert version_at(versions, date(2024, 5, 20), known_at) == entity_state(events, ("restrictions", "r1"), date(2024, 5, 20), known_at)
+        assert version_at(versions, date(2024, 5, 20), known_at) == entity_state(
+            events, ("restrictions", "r1"), date(2024, 5, 20), known_at
+        )
     assert version_at(versions, date(2024, 5, 20), None)["disputed"] is True
 
 
 def test_a_few_hundred_events_of_one_entity_make_a_history_quickly():
     events = [
-        change(f"c{n:03d}", "r1", ("prohibited", "conditional")[n % 2], (date(2024, 1, 1) + timedelta(days=n)).isoformat(),
-               reported=(date(2024, 1, 1) + timedelta(days=n + (40 if n % 10 == 0 else 1))).isoformat())
+        change(
+            f"c{n:03d}",
+            "r1",
+            ("prohibited", "conditional")[n % 2],
+            (date(2024, 1, 1) + timedelta(days=n)).isoformat(),
+            reported=(date(2024, 1, 1) + timedelta(days=n + (40 if n % 10 == 0 else 1))).isoformat(),
+        )
         for n in range(300)
     ]
     versions = history(events, ("restrictions", "r1"))

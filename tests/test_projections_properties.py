@@ -112,4 +112,3 @@ def test_alternative_accounts_are_listed_together_and_disputed_when_they_differ(
                         alone = set(state["events"]) == {event_id, other}
                         if alone and projection.effect(by_id[other]) != projection.effect(by_id[event_id]):
                             assert state["disputed"]
-

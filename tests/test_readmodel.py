@@ -19,7 +19,8 @@ from ledger.bench.generate import LedgerSpec, generate_events, generate_registry
 from ledger.cli import main
 from ledger.ingest import ingest_dicts, ingest_paths
 from ledger.readmodel import Projector, ReadModelError, migrate, project, status, view_path_for
-from ledger.readmodel.query import as_of_condition, replay as view_replay
+from ledger.readmodel.query import as_of_condition
+from ledger.readmodel.query import replay as view_replay
 from ledger.readmodel.schema import MIGRATIONS_DIR
 from ledger.readmodel.versions import HISTORY_TABLES
 from ledger.store import open_store
@@ -213,7 +214,9 @@ def test_a_backdated_event_rewrites_only_its_entitys_rows(db, tmp_path):
     project(db, view)
     before = table_contents(view)
     conn = sqlite3.connect(view)
-    entity, first = conn.execute("SELECT entity, MIN(valid_from) FROM restriction_versions GROUP BY entity ORDER BY entity LIMIT 1").fetchone()
+    entity, first = conn.execute(
+        "SELECT entity, MIN(valid_from) FROM restriction_versions GROUP BY entity ORDER BY entity LIMIT 1"
+    ).fetchone()
     late = make_event(
         "late-report-of-an-old-change",
         "policy_change",
@@ -276,9 +279,15 @@ def test_a_view_of_another_ledger_is_refused(db, tmp_path):
     project(db, view)
     other = str(tmp_path / "other.db")
     with open_store(other) as store:
-        ingest_dicts(store, [make_event()], {"actor": [{"id": "kirby", "name": "Kirby", "role": "spokesman"}],
-                                             "document": [{"id": "doc-a", "outlet": "Post", "published": "2024-05-30"}],
-                                             "question": [{"id": "strikes-inside-russia", "text": "May Ukraine strike?"}]})
+        ingest_dicts(
+            store,
+            [make_event()],
+            {
+                "actor": [{"id": "kirby", "name": "Kirby", "role": "spokesman"}],
+                "document": [{"id": "doc-a", "outlet": "Post", "published": "2024-05-30"}],
+                "question": [{"id": "strikes-inside-russia", "text": "May Ukraine strike?"}],
+            },
+        )
     with pytest.raises(ReadModelError, match="different ledger"):
         project(other, view)
 
@@ -292,8 +301,17 @@ def test_ingest_brings_the_read_model_up_to_date(db, ledger_dir):
     view = view_path_for(db)
     assert Path(view).exists()
     assert view_replay(view, "2024-06-01", only="positions")["positions"][0]["stance"] == "opposes"
-    write_events(ledger_dir / "b.yaml", [make_event("kirby-changes-his-mind", occurred="2024-06-10", reported="2024-06-10",
-                                                     position={"question": "strikes-inside-russia", "stance": "supports"})])
+    write_events(
+        ledger_dir / "b.yaml",
+        [
+            make_event(
+                "kirby-changes-his-mind",
+                occurred="2024-06-10",
+                reported="2024-06-10",
+                position={"question": "strikes-inside-russia", "stance": "supports"},
+            )
+        ],
+    )
     assert runner.invoke(main, ["ingest", str(ledger_dir), "--db", db], catch_exceptions=False).exit_code == 0
     assert view_replay(view, "2024-06-11", only="positions")["positions"][0]["stance"] == "supports"
     assert view_replay(view, "2024-06-11", known_at="2024-06-01", only="positions")["positions"][0]["stance"] == "opposes"
@@ -316,7 +334,9 @@ def test_project_and_migrate_commands(db, tmp_path):
 # --- one truth: the read model answers what replay answers ---------------------------------------
 
 
-@pytest.mark.parametrize("spec", [SMALL, LedgerSpec(events=400, seed=5, actors=12, questions=3, restrictions=6, packages=6, areas=5, documents=20)])
+@pytest.mark.parametrize(
+    "spec", [SMALL, LedgerSpec(events=400, seed=5, actors=12, questions=3, restrictions=6, packages=6, areas=5, documents=20)]
+)
 def test_read_model_replay_equals_ledger_replay_on_synthetic_ledgers(db, tmp_path, spec):
     view = str(tmp_path / "ledger.view.db")
     synthetic_store(db, spec, batches=4, after_each=lambda: project(db, view))

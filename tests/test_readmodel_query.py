@@ -42,8 +42,7 @@ def test_one_entity_lookup_equals_the_whole_state_filtered_to_it(view):
     rng = random.Random(7)
     conn = sqlite3.connect(f"file:{view}?mode=ro", uri=True)
     entities = {
-        name: [row[0] for row in conn.execute(f"SELECT DISTINCT entity FROM {table.table}")]
-        for name, table in HISTORY_TABLES.items()
+        name: [row[0] for row in conn.execute(f"SELECT DISTINCT entity FROM {table.table}")] for name, table in HISTORY_TABLES.items()
     }
     asked = found_some = 0
     for _ in range(15):
@@ -65,8 +64,7 @@ def test_one_entity_lookup_agrees_with_the_range_condition_on_every_row_boundary
     condition = as_of_condition(known_at=False, recorded_through=False)
     for table in HISTORY_TABLES.values():
         sample = conn.execute(
-            f"SELECT entity, valid_from, valid_to FROM {table.table} WHERE recorded_to IS NULL AND known_to IS NULL "
-            "ORDER BY id LIMIT 40"
+            f"SELECT entity, valid_from, valid_to FROM {table.table} WHERE recorded_to IS NULL AND known_to IS NULL ORDER BY id LIMIT 40"
         ).fetchall()
         for entity, start, end in sample:
             for day in {d for d in (start, end) if d} | {"0001-01-02", "9999-12-30"}:
@@ -93,7 +91,9 @@ def test_the_one_entity_lookup_is_a_descending_index_range(view):
 
 def test_the_whole_state_lookup_tests_the_dates_inside_the_index(view):
     conn = sqlite3.connect(view)
-    columns = {table.table: [row[2] for row in conn.execute(f"PRAGMA index_info({table.table}_as_of)")] for table in HISTORY_TABLES.values()}
+    columns = {
+        table.table: [row[2] for row in conn.execute(f"PRAGMA index_info({table.table}_as_of)")] for table in HISTORY_TABLES.values()
+    }
     assert set(map(tuple, columns.values())) == {("recorded_to", "known_to", "entity", "valid_from", "valid_to")}
     for table in HISTORY_TABLES.values():
         plan = conn.execute(

@@ -14,7 +14,9 @@ import pytest
 from ledger.bench.generate import LedgerSpec, generate_events
 from ledger.ingest import ingest_dicts
 from ledger.projections.state import entity_of
-from ledger.readmodel import Projector, project, projector as projector_module, rebuild as rebuild_module
+from ledger.readmodel import Projector, project
+from ledger.readmodel import projector as projector_module
+from ledger.readmodel import rebuild as rebuild_module
 from ledger.readmodel.rebuild import REBUILDING
 from ledger.store import open_store
 from test_readmodel import SMALL, registry_of, table_contents
@@ -251,7 +253,9 @@ def test_a_rebuild_with_a_worker_process_gives_the_tables_of_a_rebuild_in_one_pr
     replay = workers_module.ReplayPool.replay
 
     def counting(self, groups, compute, write):
-        return replay(self, groups, lambda group: computed_here.append(group) or compute(group), lambda *found: written.append(found) or write(*found))
+        return replay(
+            self, groups, lambda group: computed_here.append(group) or compute(group), lambda *found: written.append(found) or write(*found)
+        )
 
     monkeypatch.setattr(workers_module.ReplayPool, "replay", counting)
     shared = project(db, two, rebuild=True)
@@ -272,6 +276,8 @@ def test_a_worker_that_fails_leaves_its_groups_to_the_rebuilding_process(db, tmp
     project(db, one, rebuild=True)
     monkeypatch.setenv("LEDGER_WORKERS", "1")
     monkeypatch.setattr(rebuild_module, "PARALLEL_EVENTS", 10)
-    monkeypatch.setattr(workers_module.ReplayPool, "prepare", lambda self, batches: self.tasks[0].put((str(tmp_path / "missing.db"), batches)))
+    monkeypatch.setattr(
+        workers_module.ReplayPool, "prepare", lambda self, batches: self.tasks[0].put((str(tmp_path / "missing.db"), batches))
+    )
     project(db, two, rebuild=True)
     assert table_contents(two) == table_contents(one)

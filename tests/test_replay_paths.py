@@ -41,8 +41,12 @@ def test_a_read_model_that_is_behind_is_caught_up_before_it_answers(tmp_path, le
     db = str(tmp_path / "ledger.db")
     write_events(ledger_dir / "a.yaml", make_event("ban", "policy_change", restriction={"id": "r-1", "status": "prohibited"}))
     assert CliRunner().invoke(main, ["ingest", str(ledger_dir), "--db", db]).exit_code == 0
-    write_events(ledger_dir / "b.yaml", make_event("lifted", "policy_change", occurred="2024-06-01", reported="2024-06-01",
-                                                   restriction={"id": "r-1", "status": "permitted"}))
+    write_events(
+        ledger_dir / "b.yaml",
+        make_event(
+            "lifted", "policy_change", occurred="2024-06-01", reported="2024-06-01", restriction={"id": "r-1", "status": "permitted"}
+        ),
+    )
     assert CliRunner().invoke(main, ["ingest", str(ledger_dir), "--db", db, "--no-project"]).exit_code == 0
     assert current_view(db) is None  # behind by one event
     answered = replay(db, "--as-of", "2024-06-02")

@@ -1,7 +1,7 @@
 """The store appends, reads back, compresses, refuses edits at the database, and detects tampering."""
 
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 import pytest
 
@@ -20,7 +20,7 @@ from ledger.store import (
 )
 
 KINDS = ["statement", "policy_change", "request", "battlefield", "aid_package"]
-RECORDED_AT = datetime(2024, 6, 1, 12, 30, 15, 123456, tzinfo=timezone.utc)
+RECORDED_AT = datetime(2024, 6, 1, 12, 30, 15, 123456, tzinfo=UTC)
 
 
 def dump(event):
@@ -86,7 +86,15 @@ def test_the_same_id_cannot_be_stored_twice(store):
     assert store.count() == 1
 
 
-@pytest.mark.parametrize("statement", ["UPDATE stored_events SET topic='x'", "DELETE FROM stored_events", "UPDATE ledger_chain SET chain_hash='0'", "DELETE FROM ledger_chain"])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE stored_events SET topic='x'",
+        "DELETE FROM stored_events",
+        "UPDATE ledger_chain SET chain_hash='0'",
+        "DELETE FROM ledger_chain",
+    ],
+)
 def test_update_and_delete_of_stored_events_fail(store, db, statement):
     store.append([dump(make_event("kirby-a")), dump(make_event("kirby-b"))])
     with sqlite3.connect(db) as raw, pytest.raises(sqlite3.DatabaseError, match="immutable"):
@@ -233,7 +241,7 @@ def test_recorded_times_are_kept_in_utc(store):
 
     store.append([dump(make_event("kirby-a"))], recorded_at=datetime(2024, 6, 1, 14, 30, tzinfo=timezone(timedelta(hours=2))))
     assert store.get("kirby-a").recorded_at == "2024-06-01T12:30:00+00:00"
-    assert store.app.repository.get(entry_id("kirby-a")).created_on == datetime(2024, 6, 1, 12, 30, tzinfo=timezone.utc)
+    assert store.app.repository.get(entry_id("kirby-a")).created_on == datetime(2024, 6, 1, 12, 30, tzinfo=UTC)
 
 
 def test_the_same_events_appended_the_same_way_give_the_same_bytes(tmp_path):

@@ -57,6 +57,11 @@ def test_recorded_before_a_batch_answers_as_the_ledger_did_before_it(events, as_
             for index, first in enumerate(firsts):
                 earlier = events[: sum(sizes[:index])]
                 result = replay(store, as_of, recorded_before=first)
-                assert without_counts(result) == {"as_of": as_of.isoformat(), "known_at": None, "recorded_before": first, **state_at(earlier, as_of)}
+                assert without_counts(result) == {
+                    "as_of": as_of.isoformat(),
+                    "known_at": None,
+                    "recorded_before": first,
+                    **state_at(earlier, as_of),
+                }
                 inside = first + data.draw(st.integers(0, sizes[index] - 1))
                 assert replay(store, as_of, recorded_before=inside)["event_count"] == len(earlier)

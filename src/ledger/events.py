@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -87,11 +87,11 @@ class Source(Model):
     outlet: str = Field(min_length=1, description="Publisher, e.g. 'The Washington Post'")
     published: date = Field(description="Publication date of the source")
     quote: str | None = Field(None, description="Verbatim words of an official or actor, as printed")
-    attribution: Literal[
-        "on_record_official", "anonymous_official", "document", "journalist", "adversary_official", "on_record_expert"
-    ] = Field(
-        description="Who the source attributes the fact to: a named official, anonymous officials, a document, "
-        "the journalist, an adversary official, or a named non-official expert (analyst, former official)"
+    attribution: Literal["on_record_official", "anonymous_official", "document", "journalist", "adversary_official", "on_record_expert"] = (
+        Field(
+            description="Who the source attributes the fact to: a named official, anonymous officials, a document, "
+            "the journalist, an adversary official, or a named non-official expert (analyst, former official)"
+        )
     )
     speaker: Slug | None = Field(None, description="Actor id of a named speaker (on-record or adversary official)")
     count: int | None = Field(None, ge=1, description="How many anonymous officials, when stated")
@@ -121,9 +121,7 @@ class Links(Model):
     def all(self) -> list[tuple[str, str]]:
         """Every link as (relation, target id)."""
         return [
-            (relation, target)
-            for relation in ("in_response_to", "part_of", "alternative_account_of")
-            for target in getattr(self, relation)
+            (relation, target) for relation in ("in_response_to", "part_of", "alternative_account_of") for target in getattr(self, relation)
         ]
 
 
@@ -138,11 +136,10 @@ class Envelope(Model):
     sources: list[Source] = Field(min_length=1, description="The evidence: at least one source")
     links: Links = Field(default_factory=Links)
     tags: list[str] = Field(default_factory=list)
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1] = SCHEMA_VERSION  # type: ignore[assignment]  # SCHEMA_VERSION is 1, typed int
     cameo: str | None = Field(None, pattern=r"^\d{2,4}$", description="CAMEO event code, e.g. 0832")
     acled_event_type: (
-        Literal["Battles", "Explosions/Remote violence", "Violence against civilians", "Protests", "Riots", "Strategic developments"]
-        | None
+        Literal["Battles", "Explosions/Remote violence", "Violence against civilians", "Protests", "Riots", "Strategic developments"] | None
     ) = None
     acled_sub_event_type: str | None = None
 
@@ -176,9 +173,9 @@ class RestrictionChange(Model):
 class PolicyChange(Envelope):
     kind: Literal["policy_change"]
     restriction: RestrictionChange
-    stage: (
-        Literal["standing", "recommended", "agreed", "approved", "signed", "in_effect", "clarified", "reaffirmed"] | None
-    ) = Field(None, description="Where in the decision chain this change sits")
+    stage: Literal["standing", "recommended", "agreed", "approved", "signed", "in_effect", "clarified", "reaffirmed"] | None = Field(
+        None, description="Where in the decision chain this change sits"
+    )
 
 
 class Request(Envelope):
@@ -265,10 +262,14 @@ class Correction(Envelope):
 
 
 Event = Annotated[
-    Union[PolicyChange, Request, Statement, Battlefield, AidPackage, Correction],
+    PolicyChange | Request | Statement | Battlefield | AidPackage | Correction,
     Field(discriminator="kind"),
 ]
-EVENT_CLASSES = {cls.model_fields["kind"].annotation.__args__[0]: cls for cls in (PolicyChange, Request, Statement, Battlefield, AidPackage, Correction)}
+EVENT_CLASSES = {
+    cls.model_fields["kind"].annotation.__args__[0]: cls  # type: ignore[union-attr]  # every kind field is a Literal
+    for cls in (PolicyChange, Request, Statement, Battlefield, AidPackage, Correction)
+}
+
 
 @functools.cache
 def _adapters() -> tuple[TypeAdapter, TypeAdapter]:
@@ -337,7 +338,7 @@ __all__ = [
     "ValidationError",
     "Value",
     "apply_amendment",
-    "event_adapter",
+    "event_adapter",  # noqa: F822 - built on first use by the module __getattr__
     "json_schema",
     "parse_event",
 ]

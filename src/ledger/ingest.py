@@ -51,7 +51,7 @@ EVENT_SUFFIXES = (".yaml", ".yml", ".json", ".jsonl")
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # Fields (by kind) that name actors, questions and documents in the registries.
-ACTOR_FIELDS = {
+ACTOR_FIELDS: dict[str, list[tuple[str, ...]]] = {
     "policy_change": [("restriction", "issuer"), ("restriction", "restricted")],
     "request": [("requester",), ("addressee",)],
     "statement": [("speaker",)],
@@ -232,8 +232,8 @@ def _all_registered(candidates: Sequence[_Candidate], registry: dict[str, set[st
             questions.add(data["position"]["question"])
         if any(target == data["id"] for _, target in _links(data)):
             return False
-    actors.discard(None)  # type: ignore[arg-type]
-    documents.discard(None)  # type: ignore[arg-type]
+    actors.discard(None)
+    documents.discard(None)
     return (
         actors <= registry.get("actor", set())
         and documents <= registry.get("document", set())
@@ -246,8 +246,6 @@ def _links(data: dict[str, Any]) -> list[tuple[str, str]]:
     if data.get("kind") == "correction":
         found.append(("corrects", data["corrects"]))
     return found
-
-
 
 
 # --- validating chunks of events: pure, so it can run in worker processes ----------------
@@ -371,8 +369,8 @@ def _check_items(chunk: CheckedChunk, items: Sequence[Any], texts: bool = False)
         except orjson.JSONEncodeError as error:  # an integer beyond 64 bits: valid, but not encodable
             problems.append(IngestProblem(_where(chunk.name, chunk.whole, index), item.get("id"), None, f"cannot be recorded: {error}"))
     chunk.count += len(items)
-    chunk.actors.discard(None)  # type: ignore[arg-type]
-    chunk.documents.discard(None)  # type: ignore[arg-type]
+    chunk.actors.discard(None)
+    chunk.documents.discard(None)
 
 
 def _gather(chunk: CheckedChunk, data: dict[str, Any], index: int) -> None:
@@ -625,6 +623,7 @@ def _chunks(name: str, items: Sequence[Any], kind: str = "items") -> Iterator[Ch
 
 # --- ingest --------------------------------------------------------------------------------
 
+
 def validate_registry(name: str, kind: str, content: Any, problems: list[IngestProblem]) -> list[tuple[str, str, dict]]:
     """Validate one registry file's entries as (kind, id, data) triples."""
     try:
@@ -634,7 +633,6 @@ def validate_registry(name: str, kind: str, content: Any, problems: list[IngestP
             problems.append(IngestProblem(name, None, _field_path(item["loc"], None), item["msg"]))
         return []
     return [(kind, m.id, m.model_dump(mode="json", exclude_none=True)) for m in models]
-
 
 
 Progress = Callable[[int, int], None]

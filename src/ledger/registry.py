@@ -43,10 +43,12 @@ class Question(Model):
 
 
 REGISTRY_MODELS = {"actor": Actor, "document": Document, "question": Question}
+
+
 @functools.cache
 def registry_adapter(kind: str) -> TypeAdapter:
     """The validator of a registry file's list of entries of this kind."""
-    return TypeAdapter(list[REGISTRY_MODELS[kind]])
+    return TypeAdapter(list[REGISTRY_MODELS[kind]])  # type: ignore[valid-type]  # the model is chosen at run time
 
 
 def registry_kind(filename: str) -> str | None:

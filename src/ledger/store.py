@@ -33,7 +33,7 @@ import struct
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +153,7 @@ class Entry(Aggregate, created_event_name="Recorded"):
 
 
 ENTRY_TOPIC = get_topic(Entry)
-RECORDED_TOPIC = get_topic(Entry.Recorded)
+RECORDED_TOPIC = get_topic(Entry.Recorded)  # type: ignore[attr-defined]  # made by the created_event_name class argument
 
 
 # --- the stored form of an event ----------------------------------------------------------
@@ -167,7 +167,7 @@ TRAINING_MIN = 1_000
 """A store trains its dictionary with the first append that brings it to this many events."""
 TRAINING_SAMPLES = 10_000
 """How many of the most recent events (this append's, then stored ones) the dictionary is trained on."""
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 
 
@@ -179,13 +179,19 @@ def library_state(canonical: bytes, recorded_at: str) -> bytes:
     stored before they were compressed.
     """
     return (
-        b'{"content_hash":"' + hashlib.sha256(canonical).hexdigest().encode() + b'","event":' + canonical
-        + b',"originator_topic":' + orjson.dumps(ENTRY_TOPIC)
-        + b',"timestamp":' + canonical_bytes({"_type_": "datetime_iso", "_data_": recorded_at}) + b"}"
+        b'{"content_hash":"'
+        + hashlib.sha256(canonical).hexdigest().encode()
+        + b'","event":'
+        + canonical
+        + b',"originator_topic":'
+        + orjson.dumps(ENTRY_TOPIC)
+        + b',"timestamp":'
+        + canonical_bytes({"_type_": "datetime_iso", "_data_": recorded_at})
+        + b"}"
     )
 
 
-def train_dictionary(samples: list[bytes], dictionary_id: int) -> bytes | None:
+def train_dictionary(samples: list[Any], dictionary_id: int) -> bytes | None:
     """A zstd dictionary trained on these canonical events, or None if zstd cannot train one from them.
 
     Deterministic: one parameter set (no search) and one thread, so the same
@@ -360,9 +366,7 @@ class LedgerRecorder(SQLiteApplicationRecorder):
         self.codec = StateCodec(self._dictionaries)
 
     def construct_create_table_statements(self) -> list[str]:
-        return [
-            *super().construct_create_table_statements(), CHAIN_TABLE, REGISTRY_TABLE, CODEC_TABLE, *IMMUTABILITY_TRIGGERS
-        ]
+        return [*super().construct_create_table_statements(), CHAIN_TABLE, REGISTRY_TABLE, CODEC_TABLE, *IMMUTABILITY_TRIGGERS]
 
     def _dictionaries(self) -> list[tuple[int, bytes]]:
         with self.datastore.transaction(commit=False) as c:
@@ -377,10 +381,7 @@ class LedgerRecorder(SQLiteApplicationRecorder):
         """
         dictionary_id, trained = self._dictionary_for(prepared)
         encode = self.codec.encoder(dictionary_id, (recorded_at - EPOCH) // MICROSECOND)
-        stored = [
-            StoredEvent(entry_hex(event.event_id), 1, RECORDED_TOPIC, encode(event.canonical))  # type: ignore[arg-type]
-            for event in prepared
-        ]
+        stored = [StoredEvent(entry_hex(event.event_id), 1, RECORDED_TOPIC, encode(event.canonical)) for event in prepared]
         chain = [(event.event_id, event.canonical) for event in prepared]
         try:
             with self.datastore.transaction(commit=True) as c:
@@ -424,7 +425,7 @@ class LedgerRecorder(SQLiteApplicationRecorder):
 
     def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
         chain_rows: list[tuple[str, bytes]] = kwargs.get("chain", [])
-        recorded_at: str = kwargs.get("recorded_at") or datetime.now(timezone.utc).isoformat()
+        recorded_at: str = kwargs.get("recorded_at") or datetime.now(UTC).isoformat()
         c.executemany(
             self.insert_events_statement,
             [
@@ -491,9 +492,7 @@ class LedgerStore:
     def __init__(self, settings: StoreSettings, create: bool = True) -> None:
         self.settings = settings
         if settings.backend == "postgres":
-            raise StoreError(
-                "the PostgreSQL backend is not available in this version; use LEDGER_BACKEND=sqlite (the default)"
-            )
+            raise StoreError("the PostgreSQL backend is not available in this version; use LEDGER_BACKEND=sqlite (the default)")
         if settings.backend != "sqlite":
             raise StoreError(f"unknown backend {settings.backend!r}; choose one of: {', '.join(BACKENDS)}")
         path = Path(settings.db)
@@ -557,7 +556,7 @@ class LedgerStore:
 
     def registry(self, kind: str | None = None) -> dict[str, dict[str, dict[str, Any]]]:
         """Registry entries by kind, then id."""
-        sql, params = "SELECT kind, id, data FROM ledger_registry", ()
+        sql, params = "SELECT kind, id, data FROM ledger_registry", tuple[str, ...]()
         if kind:
             sql, params = sql + " WHERE kind=?", (kind,)
         found: dict[str, dict[str, dict[str, Any]]] = {}
@@ -676,10 +675,10 @@ class LedgerStore:
 def _utc(recorded_at: datetime | None) -> datetime:
     """The time an append is recorded at, in UTC (a naive time is taken to be UTC), so ISO strings sort as times."""
     if recorded_at is None:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     if recorded_at.tzinfo is None:
-        return recorded_at.replace(tzinfo=timezone.utc)
-    return recorded_at.astimezone(timezone.utc)
+        return recorded_at.replace(tzinfo=UTC)
+    return recorded_at.astimezone(UTC)
 
 
 def open_store(db: str | None = None, backend: str | None = None, create: bool = True) -> LedgerStore:

@@ -191,9 +191,7 @@ def timeline_row(data: dict[str, Any]) -> dict[str, Any]:
 # --- audit ----------------------------------------------------------------------------------
 
 
-def audit(
-    store: LedgerStore, entity: str, as_of: str | date | None = None, known_at: str | date | None = None
-) -> dict[str, Any]:
+def audit(store: LedgerStore, entity: str, as_of: str | date | None = None, known_at: str | date | None = None) -> dict[str, Any]:
     """How an entity's state on ``as_of`` (default: as things stand) was reached, step by step.
 
     Each step is one event in fold order with its dates, kind, summary, sources,
@@ -273,10 +271,10 @@ def linked_events(by_id: dict[str, dict[str, Any]], event_id: str) -> list[dict[
     todo = [event_id]
     while todo:
         current = todo.pop()
-        data = by_id.get(current)
-        if data is None:
+        found_data = by_id.get(current)
+        if found_data is None:
             continue
-        edges = [(relation, target) for relation in LINK_RELATIONS for target in (data.get("links") or {}).get(relation, [])]
+        edges = [(relation, target) for relation in LINK_RELATIONS for target in (found_data.get("links") or {}).get(relation, [])]
         edges += [("alternative_account_of", source) for source in reverse_alternatives.get(current, [])]
         for relation, target in edges:
             if target != event_id and target not in found and target in by_id:
@@ -328,14 +326,16 @@ def compare_states(before: dict[str, list[dict]], after: dict[str, list[dict]]) 
         for key in sorted(old.keys() & new.keys()):
             if old[key] != new[key]:
                 fields = [field for field in new[key] if field != "events" and old[key].get(field) != new[key][field]]
-                changed.append({
-                    "id": key,
-                    "fields": fields,
-                    "before": {field: old[key].get(field) for field in fields},
-                    "after": {field: new[key][field] for field in fields},
-                    "new_events": [e for e in new[key]["events"] if e not in old[key]["events"]],
-                    "dropped_events": [e for e in old[key]["events"] if e not in new[key]["events"]],
-                })
+                changed.append(
+                    {
+                        "id": key,
+                        "fields": fields,
+                        "before": {field: old[key].get(field) for field in fields},
+                        "after": {field: new[key][field] for field in fields},
+                        "new_events": [e for e in new[key]["events"] if e not in old[key]["events"]],
+                        "dropped_events": [e for e in old[key]["events"] if e not in new[key]["events"]],
+                    }
+                )
         result[name] = {
             "added": [new[key] for key in sorted(new.keys() - old.keys())],
             "removed": [old[key] for key in sorted(old.keys() - new.keys())],

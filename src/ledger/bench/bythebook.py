@@ -181,7 +181,8 @@ def query_by_the_book(db: str, spec: LedgerSpec, queries: int, seed: int, keys: 
     app = _application(db, cache=False)
     rng = random.Random(seed)
     kinds = sorted(by_kind)
-    latencies, per_kind = [], {kind: [] for kind in kinds}
+    latencies: list[float] = []
+    per_kind: dict[str, list[float]] = {kind: [] for kind in kinds}
     for _ in range(queries):
         kind = rng.choice(kinds)
         key = rng.choice(by_kind[kind])

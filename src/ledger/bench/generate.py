@@ -45,14 +45,58 @@ KIND_WEIGHTS = {
 BACKDATED_SHARE = 0.05
 UNCERTAIN_SHARE = 0.10
 
-WEAPONS = ["atacms", "himars", "gmlrs", "storm-shadow", "scalp", "taurus", "f-16", "abrams", "leopard-2",
-           "patriot", "nasams", "155mm", "javelin", "stinger", "bradley", "uav", "jassm", "glsdb"]
+WEAPONS = [
+    "atacms",
+    "himars",
+    "gmlrs",
+    "storm-shadow",
+    "scalp",
+    "taurus",
+    "f-16",
+    "abrams",
+    "leopard-2",
+    "patriot",
+    "nasams",
+    "155mm",
+    "javelin",
+    "stinger",
+    "bradley",
+    "uav",
+    "jassm",
+    "glsdb",
+]
 TARGET_TYPES = ["military", "airfields", "logistics", "command-posts", "air-defence", "energy", "ports"]
 PURPOSES = ["counter-fire", "self-defence", "defence-of-kharkiv", "deep-strike", "air-defence", "training"]
-OUTLETS = ["Reuters", "Associated Press", "The Washington Post", "The New York Times", "Politico", "Kyiv Independent",
-           "BBC News", "Financial Times", "Der Spiegel", "Le Monde", "Ukrainska Pravda", "TASS", "ISW", "Bloomberg"]
-PLACES = ["Kharkiv oblast", "Belgorod", "Kursk oblast", "Donetsk oblast", "Zaporizhzhia oblast", "Kherson oblast",
-          "Crimea", "Luhansk oblast", "Sumy oblast", "Black Sea", "Bryansk oblast", "Dnipropetrovsk oblast"]
+OUTLETS = [
+    "Reuters",
+    "Associated Press",
+    "The Washington Post",
+    "The New York Times",
+    "Politico",
+    "Kyiv Independent",
+    "BBC News",
+    "Financial Times",
+    "Der Spiegel",
+    "Le Monde",
+    "Ukrainska Pravda",
+    "TASS",
+    "ISW",
+    "Bloomberg",
+]
+PLACES = [
+    "Kharkiv oblast",
+    "Belgorod",
+    "Kursk oblast",
+    "Donetsk oblast",
+    "Zaporizhzhia oblast",
+    "Kherson oblast",
+    "Crimea",
+    "Luhansk oblast",
+    "Sumy oblast",
+    "Black Sea",
+    "Bryansk oblast",
+    "Dnipropetrovsk oblast",
+]
 WHATS = ["offensive", "strike", "incursion", "shelling", "drone attack", "counter-offensive", "withdrawal", "capture"]
 ACLED = {
     "offensive": ("Battles", "Armed clash"),
@@ -64,9 +108,52 @@ ACLED = {
     "withdrawal": ("Strategic developments", "Non-violent transfer of territory"),
     "capture": ("Battles", "Non-state actor overtakes territory"),
 }
-WORDS = ("the decision was taken after weeks of debate within the administration and allied capitals about "
-         "escalation risks long range fires air defence shortages front line pressure and the supply of shells "
-         "officials said the move would be reviewed as conditions change on the battlefield").split()
+WORDS = [
+    "the",
+    "decision",
+    "was",
+    "taken",
+    "after",
+    "weeks",
+    "of",
+    "debate",
+    "within",
+    "the",
+    "administration",
+    "and",
+    "allied",
+    "capitals",
+    "about",
+    "escalation",
+    "risks",
+    "long",
+    "range",
+    "fires",
+    "air",
+    "defence",
+    "shortages",
+    "front",
+    "line",
+    "pressure",
+    "and",
+    "the",
+    "supply",
+    "of",
+    "shells",
+    "officials",
+    "said",
+    "the",
+    "move",
+    "would",
+    "be",
+    "reviewed",
+    "as",
+    "conditions",
+    "change",
+    "on",
+    "the",
+    "battlefield",
+]
 ATTRIBUTIONS = ["on_record_official", "anonymous_official", "document", "journalist", "adversary_official", "on_record_expert"]
 ATTRIBUTION_WEIGHTS = [0.25, 0.25, 0.15, 0.2, 0.1, 0.05]
 
@@ -141,20 +228,44 @@ def generate_registry(spec: LedgerSpec) -> list[tuple[str, str, dict[str, Any]]]
     governments = max(1, spec.actors // 10)
     for i in range(spec.actors):
         kind = "government" if i < governments else rng.choice(["person", "person", "person", "organisation", "media"])
-        entries.append(("actor", actor_id(i), {
-            "id": actor_id(i), "name": f"Actor {i}", "role": "Government" if kind == "government" else "Official",
-            "type": kind, "country": f"C{i % 60:02d}",
-        }))
+        entries.append(
+            (
+                "actor",
+                actor_id(i),
+                {
+                    "id": actor_id(i),
+                    "name": f"Actor {i}",
+                    "role": "Government" if kind == "government" else "Official",
+                    "type": kind,
+                    "country": f"C{i % 60:02d}",
+                },
+            )
+        )
     for i in range(spec.questions):
-        entries.append(("question", question_id(i), {
-            "id": question_id(i), "text": f"Should restriction {restriction_id(i % spec.restrictions)} be lifted?",
-        }))
+        entries.append(
+            (
+                "question",
+                question_id(i),
+                {
+                    "id": question_id(i),
+                    "text": f"Should restriction {restriction_id(i % spec.restrictions)} be lifted?",
+                },
+            )
+        )
     for i in range(spec.documents):
         published = spec.start + timedelta(days=rng.randrange(spec.days))
-        entries.append(("document", document_id(i), {
-            "id": document_id(i), "outlet": rng.choice(OUTLETS), "published": published.isoformat(),
-            "title": f"Report {i}",
-        }))
+        entries.append(
+            (
+                "document",
+                document_id(i),
+                {
+                    "id": document_id(i),
+                    "outlet": rng.choice(OUTLETS),
+                    "published": published.isoformat(),
+                    "title": f"Report {i}",
+                },
+            )
+        )
     return entries
 
 
@@ -420,6 +531,7 @@ def write_jsonl(spec: LedgerSpec, folder: str | Path, per_file: int = 100_000) -
             path = folder / f"events-{number // per_file:04d}.jsonl"
             out = path.open("w", encoding="utf-8")
             written.append(path)
+        assert out is not None  # opened above on the first event of each file
         out.write(json.dumps(event, separators=(",", ":")) + "\n")
     if out:
         out.close()

@@ -28,7 +28,7 @@ class Stopwatch:
         self.seconds += time.perf_counter() - self._started
 
 
-def rate(count: int, seconds: float) -> float:
+def rate(count: float, seconds: float) -> float:
     """Items per second, 0 when nothing was timed."""
     return count / seconds if seconds > 0 else 0.0
 

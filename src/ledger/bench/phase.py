@@ -23,8 +23,7 @@ class PhaseError(RuntimeError):
 
 
 def _phases() -> dict[str, Callable[..., dict[str, Any]]]:
-    from ledger.bench import read, write
-    from ledger.bench import bythebook
+    from ledger.bench import bythebook, read, write
 
     return {
         "ingest": write.ingest_phase,

@@ -21,7 +21,7 @@ from ledger.bench.phase import call_phase
 def profile_phase(name: str, arguments: dict, interval: float = 0.001) -> tuple[dict, str]:
     """Run a phase under pyinstrument; return its result and the profile as text."""
     try:
-        from pyinstrument import Profiler  # noqa: PLC0415
+        from pyinstrument import Profiler
     except ImportError:
         raise SystemExit("profiling needs pyinstrument: pip install pyinstrument") from None
     profiler = Profiler(interval=interval)

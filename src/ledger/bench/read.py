@@ -47,7 +47,7 @@ def view_path(db: str) -> str:
 
 def _readmodel() -> Any:
     try:
-        import ledger.readmodel as readmodel  # noqa: PLC0415
+        import ledger.readmodel as readmodel
     except ImportError:
         return None
     return readmodel if hasattr(readmodel, "project") else None
@@ -55,7 +55,7 @@ def _readmodel() -> Any:
 
 def _replay() -> Any:
     try:
-        from ledger.readmodel.query import replay  # noqa: PLC0415
+        from ledger.readmodel.query import replay
     except ImportError:
         return None
     return replay
@@ -131,7 +131,7 @@ def _random_day(rng: random.Random, low: date, high: date) -> str:
 def _projection_tables() -> dict[str, str]:
     """Projection name (``restrictions``...) → its history table, as the read model declares them."""
     try:
-        from ledger.readmodel.versions import HISTORY_TABLES as declared  # noqa: PLC0415
+        from ledger.readmodel.versions import HISTORY_TABLES as declared
     except ImportError:
         return dict(zip(("restrictions", "aid_packages", "positions", "territory"), HISTORY_TABLES))
     return {name: table.table for name, table in declared.items()}
@@ -224,8 +224,8 @@ def late_event_phase(db: str, spec: LedgerSpec) -> dict[str, Any]:
     readmodel = _readmodel()
     if readmodel is None:
         return _unavailable()
-    from ledger.ingest import ingest_dicts  # noqa: PLC0415
-    from ledger.store import open_store  # noqa: PLC0415
+    from ledger.ingest import ingest_dicts
+    from ledger.store import open_store
 
     view = view_path(db)
     readmodel.project(db, view)  # start from a read model that is up to date

@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,9 @@ def machine() -> dict[str, Any]:
     """What the numbers were measured on, and how busy the machine was."""
     cpu = ""
     try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name"))
+        cpu = next(
+            line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         cpu = platform.processor()
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30 if hasattr(os, "sysconf") else 0
@@ -112,7 +114,7 @@ def cli_replay_phase(db: str, as_of: str, runs: int = 5) -> dict[str, Any]:
     replays = _wall(command, runs)
     last = replays[-1]
     result: dict[str, Any] = {
-        "command": " ".join(["ledger", *command[len(_ledger_command()):]]),
+        "command": " ".join(["ledger", *command[len(_ledger_command()) :]]),
         "runs": runs,
         "seconds": statistics.median(r.seconds for r in replays),
         "all_seconds": [r.seconds for r in replays],
@@ -151,11 +153,16 @@ def run_benchmark(
     db = str(folder / "ledger.db")
     started = time.perf_counter()
     result: dict[str, Any] = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "spec": {
-            "events": events, "seed": seed, "batch": batch, "queries": queries, "entities": spec.entities,
-            "years": spec.years, "by_the_book_events": min(by_the_book_events or events, events),
+            "events": events,
+            "seed": seed,
+            "batch": batch,
+            "queries": queries,
+            "entities": spec.entities,
+            "years": spec.years,
+            "by_the_book_events": min(by_the_book_events or events, events),
             "rebuild_budget_s": rebuild_budget_s,
         },  # fmt: skip
         "sizes": {"small": small, "large": large},
@@ -170,7 +177,14 @@ def run_benchmark(
     _read_side(result, step, report)
     count = min(by_the_book_events or events, events)
     report(f"by the book: {count:,} events with Application.save, {queries:,} repository.get queries")
-    by_the_book = {"db": str(folder / "by_the_book.db"), "spec": spec_args, "count": count, "batch": batch, "queries": queries, "seed": seed}
+    by_the_book = {
+        "db": str(folder / "by_the_book.db"),
+        "spec": spec_args,
+        "count": count,
+        "batch": batch,
+        "queries": queries,
+        "seed": seed,
+    }
     step("by_the_book", run_phase, "by_the_book", by_the_book)
     return _finish(result, started)
 
@@ -215,7 +229,7 @@ def rerun_read_side(previous: dict[str, Any], report: Report = lambda message: N
         "date": previous.get("read_side_date", previous["date"]),
         "phases": {name: phases.pop(name) for name in list(phases) if name.split("_")[0] in ("rebuild", "query", "late", "cli")},
     })  # fmt: skip
-    result["read_side_date"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    result["read_side_date"] = datetime.now(UTC).isoformat(timespec="seconds")
     result["machine"]["commit_read_side"] = commit_of_checkout()
     _read_side(result, _Steps(phases, report), report)
     return _finish(result, started)

@@ -77,13 +77,15 @@ def judge(headline: dict[str, float | None], small: int, large: int) -> list[dic
     rows = []
     for target in targets(small, large):
         value = headline.get(target.key)
-        rows.append({
-            "key": target.key,
-            "label": target.label,
-            "value": value,
-            "target": target.show_bound() or None,
-            "met": target.met(value),
-        })
+        rows.append(
+            {
+                "key": target.key,
+                "label": target.label,
+                "value": value,
+                "target": target.show_bound() or None,
+                "met": target.met(value),
+            }
+        )
     return rows
 
 

@@ -78,12 +78,14 @@ def ingest_phase(db: str, spec: LedgerSpec, batch: int, snapshots: Sequence[int]
         last = progress[-1] if progress else {"events": 0, "seconds": 0.0}
         if events == last["events"]:
             return
-        progress.append({
-            "events": events,
-            "seconds": elapsed,
-            "events_per_s": rate(events, elapsed),
-            "since_previous_events_per_s": rate(events - last["events"], elapsed - last["seconds"]),
-        })
+        progress.append(
+            {
+                "events": events,
+                "seconds": elapsed,
+                "events_per_s": rate(events, elapsed),
+                "since_previous_events_per_s": rate(events - last["events"], elapsed - last["seconds"]),
+            }
+        )
 
     try:
         with open_store(db) as store, source.open("rb") as lines:

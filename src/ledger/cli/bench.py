@@ -18,7 +18,13 @@ from ledger.cli.output import console, error_console
 @click.option("--batch", type=click.IntRange(min=1), default=10_000, show_default=True, help="Events per ingest transaction.")
 @click.option("--queries", type=click.IntRange(min=10), default=1_000, show_default=True, help="As-of queries per ledger size.")
 @click.option("--by-the-book-events", type=click.IntRange(min=1), help="Events for the by-the-book baseline (default: all).")
-@click.option("--rebuild-budget", type=click.FloatRange(min=1), default=1800, show_default=True, help="Seconds a read-model rebuild may run before it is stopped (its rate is then over the events done).")
+@click.option(
+    "--rebuild-budget",
+    type=click.FloatRange(min=1),
+    default=1800,
+    show_default=True,
+    help="Seconds a read-model rebuild may run before it is stopped (its rate is then over the events done).",
+)
 @click.option(
     "--rerun-read-side",
     "rerun",
@@ -50,8 +56,8 @@ def bench(
       ledger bench --events 20000 --out /tmp/bench
       ledger bench --events 1000000 --json benchmarks/results/2026-11-21-1m.json
     """
-    from ledger.bench.run import rerun_read_side, run_benchmark  # noqa: PLC0415 (keep `ledger --help` fast)
-    from ledger.bench.targets import results_table  # noqa: PLC0415
+    from ledger.bench.run import rerun_read_side, run_benchmark
+    from ledger.bench.targets import results_table
 
     err = error_console()
 

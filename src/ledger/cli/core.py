@@ -19,7 +19,7 @@ from ledger.store import open_store
 def after_ingest(db: str) -> None:
     """Hook for stages that follow an append (the read model registers itself here)."""
     try:
-        from ledger.readmodel import project_after_ingest  # noqa: PLC0415
+        from ledger.readmodel import project_after_ingest
     except ImportError:
         return
     project_after_ingest(db)
@@ -29,7 +29,9 @@ def after_ingest(db: str) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @db_option
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: when stderr is a terminal).")
-@click.option("--project/--no-project", "run_projector", default=True, show_default=True, help="Bring the read model up to date afterwards.")
+@click.option(
+    "--project/--no-project", "run_projector", default=True, show_default=True, help="Bring the read model up to date afterwards."
+)
 @format_option()
 @user_errors()
 def ingest(paths: tuple[str, ...], db: str, progress: bool | None, run_projector: bool, fmt: str) -> None:
@@ -80,7 +82,9 @@ def ingest(paths: tuple[str, ...], db: str, progress: bool | None, run_projector
 @click.option("--text", help="Only events whose id, summary or quotes contain this text.")
 @format_option()
 @user_errors(ValueError)
-def log_command(db: str, kind: str | None, actor: str | None, occurred_from: str | None, occurred_to: str | None, text: str | None, fmt: str) -> None:
+def log_command(
+    db: str, kind: str | None, actor: str | None, occurred_from: str | None, occurred_to: str | None, text: str | None, fmt: str
+) -> None:
     """List recorded events in the order they occurred.
 
     \b
@@ -133,14 +137,39 @@ def show(event_id: str, db: str, fmt: str) -> None:
         ("actors", ", ".join(data["actors"])),
         ("summary", data["summary"]),
     ]
-    skip = {"id", "kind", "occurred", "reported", "actors", "summary", "sources", "links", "occurred_bounds", "recorded", "schema_version", "tags"}
-    fields += [(key, json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value) for key, value in data.items() if key not in skip]
+    skip = {
+        "id",
+        "kind",
+        "occurred",
+        "reported",
+        "actors",
+        "summary",
+        "sources",
+        "links",
+        "occurred_bounds",
+        "recorded",
+        "schema_version",
+        "tags",
+    }
+    fields += [
+        (key, json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value)
+        for key, value in data.items()
+        if key not in skip
+    ]
     fields += [(f"link {rel}", ", ".join(targets)) for rel, targets in data.get("links", {}).items() if targets]
     if data.get("tags"):
         fields.append(("tags", ", ".join(data["tags"])))
     out.print(table(None, ["field", "value"], fields))
     rows = [
-        (s.get("outlet"), s.get("published"), s.get("document") or s.get("url"), s.get("attribution"), s.get("speaker") or s.get("count"), s.get("quote"), (s.get("reliability") or "") + str(s.get("credibility") or ""))
+        (
+            s.get("outlet"),
+            s.get("published"),
+            s.get("document") or s.get("url"),
+            s.get("attribution"),
+            s.get("speaker") or s.get("count"),
+            s.get("quote"),
+            (s.get("reliability") or "") + str(s.get("credibility") or ""),
+        )
         for s in data["sources"]
     ]
     out.print(table("sources", ["outlet", "published", "document", "attribution", "who", "quote", "rating"], rows))

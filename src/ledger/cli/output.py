@@ -89,7 +89,7 @@ def user_errors(*error_types: type[Exception]) -> Callable:
 
             try:
                 return command(*args, **kwargs)
-            except (DateError, *error_types) as error:
+            except (DateError, *error_types) as error:  # type: ignore[misc]  # mypy cannot see a starred tuple of exception types
                 raise UserError(str(error)) from None
             except Exception as error:
                 # A store error can only come from a loaded store module: checking this way keeps

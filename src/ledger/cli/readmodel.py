@@ -7,7 +7,9 @@ import sys
 import click
 
 from ledger.cli.output import db_option, emit_json, error_console, format_option, user_errors
-from ledger.readmodel import ReadModelError, migrate as migrate_view, project as project_view, status, view_path_for
+from ledger.readmodel import ReadModelError, status, view_path_for
+from ledger.readmodel import migrate as migrate_view
+from ledger.readmodel import project as project_view
 
 view_option = click.option(
     "--view",
@@ -35,7 +37,7 @@ def project(db: str, view: str | None, rebuild: bool, progress: bool | None, fmt
       ledger project
       ledger project --rebuild --db /tmp/big.db --view /tmp/big.view.db
     """
-    from rich.progress import Progress  # noqa: PLC0415
+    from rich.progress import Progress
 
     show_bar = sys.stderr.isatty() if progress is None else progress
     if show_bar:
@@ -108,9 +110,10 @@ def serve(db: str, view: str | None, port: int, immutable: bool, run_projector: 
       ledger serve
       ledger serve --port 8080 --view /tmp/big.view.db
     """
-    from pathlib import Path  # noqa: PLC0415
+    from pathlib import Path
 
-    from ledger.readmodel.serve import serve as run_datasette, url  # noqa: PLC0415
+    from ledger.readmodel.serve import serve as run_datasette
+    from ledger.readmodel.serve import url
 
     path = view_path_for(db, view)
     if run_projector and Path(db).exists():

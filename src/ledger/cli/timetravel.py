@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ledger import timetravel as api
-from ledger.readmodel import query as read_model
 from ledger.cli.output import UserError, console, db_option, emit_json, format_option, markdown_table, table, user_errors
+from ledger.readmodel import query as read_model
 
 if TYPE_CHECKING:
     from ledger.store import LedgerStore
@@ -27,8 +27,8 @@ known_at_help = "Public time: use only what had been reported by this date (defa
 
 def open_ledger(db: str) -> LedgerStore:
     """Open the ledger; when there is none yet and ./events exists, build it from ./events first."""
-    from ledger.ingest import IngestError, ingest_paths  # noqa: PLC0415 - the store and validation load only when needed
-    from ledger.store import open_store  # noqa: PLC0415
+    from ledger.ingest import IngestError, ingest_paths
+    from ledger.store import open_store
 
     if not Path(db).exists() and BUNDLED_EVENTS.is_dir():
         click.echo(f"no ledger at {db}: building it from ./{BUNDLED_EVENTS} first", err=True)
@@ -187,7 +187,7 @@ def audit_markdown(result: dict[str, Any]) -> str:
     for number, step in enumerate(result["steps"], start=1):
         lines = [f"## {number}. {step['occurred']} ({step['precision']}): `{step['event']}` ({step['kind']})", "", step["summary"], ""]
         lines.append(f"State after: **{headline(step['state_after'])}** ({flags(step['state_after'])})")
-        lines += [""] + [f"- {source_line(s)}" + (f": \"{s['quote']}\"" if s.get("quote") else "") for s in step["sources"]]
+        lines += [""] + [f"- {source_line(s)}" + (f': "{s["quote"]}"' if s.get("quote") else "") for s in step["sources"]]
         if step["links"]:
             lines += ["", "Linked: " + ", ".join(f"{link['relation']} `{link['event']}` ({link['occurred']})" for link in step["links"])]
         parts.append("\n".join(lines))
@@ -215,7 +215,9 @@ def diff_rows(result: dict[str, Any]) -> list[list[Any]]:
 @click.command()
 @click.option("--as-of", required=True, help=as_of_help)
 @click.option("--known-at", help=known_at_help)
-@click.option("--recorded-before", help="System time: only what the ledger held before this store position (or ISO timestamp) was appended.")
+@click.option(
+    "--recorded-before", help="System time: only what the ledger held before this store position (or ISO timestamp) was appended."
+)
 @click.option("--only", help="Comma-separated projections: restrictions,aid,positions,territory (default: all).")
 @format_option(FORMATS)
 @db_option

@@ -18,7 +18,6 @@ from ledger.dates import OPEN_START
 from ledger.projections.base import Account, EntityView, Projection
 from ledger.projections.visibility import Resolved, alternative_groups
 
-
 NO_FIELDS: frozenset[str] = frozenset()
 
 
@@ -66,7 +65,7 @@ class Folded(NamedTuple):
     open_disputes: frozenset[str] = frozenset()
     dispute_until: date = OPEN_START
     latest: date = OPEN_START
-    count: int = 0
+    count: int = 0  # type: ignore[assignment]  # a field named like tuple.count, on purpose
     events: tuple[str, ...] = ()
 
 
@@ -129,9 +128,7 @@ def state_of_units(projection: Projection, key: str, units: Sequence[Unit], as_o
     return render(projection, key, units, fold(units[:count], projection.tracked), as_of)
 
 
-def build_units(
-    projection: Projection, resolved: dict[str, Resolved], groups: dict[str, str] | None = None
-) -> dict[str, list[Unit]]:
+def build_units(projection: Projection, resolved: dict[str, Resolved], groups: dict[str, str] | None = None) -> dict[str, list[Unit]]:
     """The sorted units of every entity of ``projection`` among resolved events.
 
     Alternative accounts are grouped across all resolved events (``groups``, from
@@ -150,4 +147,3 @@ def build_units(
     for units in by_entity.values():
         units.sort(key=lambda unit: unit.sort_key)
     return dict(by_entity)
-

@@ -50,9 +50,7 @@ class Version:
         in_valid = (self.valid_from is None or self.valid_from <= as_of) and (self.valid_to is None or as_of < self.valid_to)
         if known_at is None:
             return in_valid and self.known_to is None
-        in_known = (self.known_from is None or self.known_from <= known_at) and (
-            self.known_to is None or known_at < self.known_to
-        )
+        in_known = (self.known_from is None or self.known_from <= known_at) and (self.known_to is None or known_at < self.known_to)
         return in_valid and in_known
 
 
@@ -231,7 +229,7 @@ def history(entity_events: Iterable[dict[str, Any]], entity: EntityKey | tuple[s
     seen: list[dict[str, Any]] = []
     cache: AmendmentCache = {}
     for reported, batch in groupby(events, key=lambda data: data["reported"]):
-        batch = list(batch)
+        batch = list(batch)  # type: ignore[assignment]  # the group, taken whole
         seen.extend(batch)
         before = sweep.segments
         if all(data["id"] in plain for data in batch):

@@ -20,7 +20,6 @@ from datetime import date
 from typing import Any
 
 
-
 @dataclass(frozen=True)
 class Resolved:
     """A visible event as its visible corrections leave it, with the ids of the amendments applied."""
@@ -47,9 +46,9 @@ def visible_events(events: Iterable[dict[str, Any]], known_at: date | None) -> l
 
 def amend(data: dict[str, Any], amended: dict[str, Any]) -> dict[str, Any] | None:
     """The event as the amendment says it should read, or None if that is not a valid event."""
-    from pydantic import ValidationError  # noqa: PLC0415 - validation loads only when an amendment is applied
+    from pydantic import ValidationError
 
-    from ledger.events import apply_amendment, parse_event  # noqa: PLC0415
+    from ledger.events import apply_amendment, parse_event
 
     try:
         return apply_amendment(parse_event(data), amended).to_dict()
@@ -90,7 +89,7 @@ def resolve(events: Iterable[dict[str, Any]], cache: AmendmentCache | None = Non
                 return None
             amended = amended_version(event_id, data, applied, correction_id, correction.data["amended"], cache)
             if amended is not None:
-                data, applied = amended, (*applied, correction_id)
+                data, applied = amended, (*applied, correction_id)  # type: ignore[assignment]  # applied grows from ()
         settled[event_id] = Resolved(data, applied)
         return settled[event_id]
 

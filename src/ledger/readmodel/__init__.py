@@ -18,6 +18,10 @@ Python API::
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ledger.readmodel.projector import ProjectionReport
 import sqlite3
 import sys
 
@@ -29,10 +33,11 @@ _LAZY = {"ProjectionReport", "Projector", "project"}
 def __getattr__(name: str):
     """The projector is imported on first use: answering a query never needs it."""
     if name in _LAZY:
-        from ledger.readmodel import projector  # noqa: PLC0415
+        from ledger.readmodel import projector
 
         return getattr(projector, name)
     raise AttributeError(name)
+
 
 __all__ = [
     "ProjectionReport",
@@ -46,13 +51,13 @@ __all__ = [
 ]
 
 
-def project_after_ingest(db: str | os.PathLike[str], view: str | os.PathLike[str] | None = None) -> "ProjectionReport | None":
+def project_after_ingest(db: str | os.PathLike[str], view: str | os.PathLike[str] | None = None) -> ProjectionReport | None:
     """Bring the read model up to date after an ingest; warn (never fail the ingest) if it cannot be.
 
     The events are already appended when this runs, so a problem here only
     leaves the read model behind: ``ledger project`` catches it up later.
     """
-    from ledger.readmodel.projector import project  # noqa: PLC0415
+    from ledger.readmodel.projector import project
 
     try:
         return project(db, view)

@@ -122,7 +122,7 @@ class EntityHistory:
             self._track(data)
         key, projection = self.entity.key, self.projection
         for reported, slice_ in groupby(events, key=lambda data: data["reported"]):
-            slice_ = list(slice_)
+            slice_ = list(slice_)  # type: ignore[assignment]  # the group, taken whole
             self.seen.extend(slice_)
             before = self.sweep.segments
             if not any(data["id"] in self.linked for data in slice_):

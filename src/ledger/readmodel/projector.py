@@ -33,7 +33,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -112,9 +112,7 @@ class Projector:
     recently extended entity histories, up to ``history_budget`` KB); close it when done.
     """
 
-    def __init__(
-        self, store_path: str | os.PathLike[str], view_path: str | os.PathLike[str], history_budget: int = DEFAULT_BUDGET
-    ) -> None:
+    def __init__(self, store_path: str | os.PathLike[str], view_path: str | os.PathLike[str], history_budget: int = DEFAULT_BUDGET) -> None:
         self.store_path, self.view_path = os.fspath(store_path), os.fspath(view_path)
         if not Path(self.store_path).exists():
             raise ReadModelError(f"no ledger database at {self.store_path}; run 'ledger ingest events/' to create it")
@@ -290,9 +288,7 @@ class Projector:
         mark = f"{count}:{last}"
         if mark == tracking.registry_mark:
             return
-        entries = [
-            (kind, key, orjson.loads(data)) for kind, key, data in self.store.execute("SELECT kind, id, data FROM ledger_registry")
-        ]
+        entries = [(kind, key, orjson.loads(data)) for kind, key, data in self.store.execute("SELECT kind, id, data FROM ledger_registry")]
         with transaction(self.view):
             for kind, table_rows in rows.registry_rows(entries).items():
                 table, columns = rows.REGISTRY_TABLES[kind]
@@ -322,7 +318,7 @@ class Projector:
             (last_source,) = self.view.execute("SELECT COALESCE(MAX(id), 0) FROM event_sources").fetchone()
             for page in self.read_batch(batch):
                 event_rows, source_rows, link_rows = [], [], []
-                for position, recorded_at, chain_hash, data in page:
+                for position, recorded_at, chain_hash, data in page:  # noqa: B007 - the last chain_hash is the tracking row's
                     new[data["id"]] = data
                     positions[data["id"]] = position
                     event_rows.append(rows.event_row(data, position, batch.start, recorded_at))
@@ -341,8 +337,7 @@ class Projector:
     def index_text(self, batch: Batch, last_source: int) -> None:
         """Add the batch's summaries and quotes to the full-text indexes (one statement each)."""
         self.view.execute(
-            "INSERT INTO events_fts (rowid, summary, quote) SELECT rowid, summary, quote FROM events "
-            "WHERE position BETWEEN ? AND ?",
+            "INSERT INTO events_fts (rowid, summary, quote) SELECT rowid, summary, quote FROM events WHERE position BETWEEN ? AND ?",
             (batch.start, batch.end),
         )
         self.view.execute(
@@ -422,9 +417,7 @@ class Projector:
         self.histories.put(history)
         return arrived
 
-    def resume(
-        self, entity: EntityKey, known: list[dict[str, Any]], arrived: list[dict[str, Any]], writer: VersionWriter
-    ) -> bool:
+    def resume(self, entity: EntityKey, known: list[dict[str, Any]], arrived: list[dict[str, Any]], writer: VersionWriter) -> bool:
         """Extend the history taken up from the read model's rows with ``arrived``; False if it cannot be."""
         last_known = max(data["reported"] for data in known)
         if not all(data["reported"] > last_known for data in arrived):
@@ -502,10 +495,10 @@ def chunks(items: list[Any], size: int = CHUNK) -> Iterator[list[Any]]:
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
-class transaction:  # noqa: N801 - used like a function: ``with transaction(conn):``
+class transaction:
     """BEGIN ... COMMIT on a connection in autocommit mode; ROLLBACK if anything raises."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:

@@ -20,8 +20,8 @@ import orjson
 
 from ledger.dates import parse_day
 from ledger.readmodel.schema import ReadModelError
-from ledger.timetravel import optional_day, projection_names
 from ledger.readmodel.versions import HISTORY_TABLES
+from ledger.timetravel import optional_day, projection_names
 
 PROJECTIONS = tuple(HISTORY_TABLES)
 
@@ -80,8 +80,9 @@ def replay(
         result: dict[str, Any] = {
             "as_of": params["as_of"],
             "known_at": params["known_at"],
-            "recorded_before": recorded_before if recorded_before is not None else
-            (recorded_through + 1 if recorded_through is not None else None),
+            "recorded_before": recorded_before
+            if recorded_before is not None
+            else (recorded_through + 1 if recorded_through is not None else None),
             "recorded_through": recorded_through,
         }
         decode = orjson.Fragment if raw else orjson.loads
@@ -95,7 +96,7 @@ def replay(
                     result[name] = []
                     continue
                 if known is None and recorded_through is None:
-                    states = latest_state(conn, table, key, params["as_of"])
+                    states = latest_state(conn, table, key, day.isoformat())
                 else:
                     sql = f"SELECT state FROM {table} WHERE {condition} AND entity = :entity"
                     states = conn.execute(sql, {**params, "entity": key}).fetchall()
@@ -127,7 +128,6 @@ def batch_start(conn: sqlite3.Connection, position: int) -> int:
     """The first position of the append batch holding ``position`` (``position`` itself past the end)."""
     row = conn.execute("SELECT batch FROM events WHERE position >= ? ORDER BY position LIMIT 1", (int(position),)).fetchone()
     return row[0] if row else int(position)
-
 
 
 def current_view(db: str | os.PathLike[str], view: str | os.PathLike[str] | None = None) -> str | None:
@@ -164,7 +164,7 @@ def caught_up_view(db: str | os.PathLike[str], view: str | os.PathLike[str] | No
     current = current_view(db, view)
     if current or not os.path.exists(view_path_for(db, view)):
         return current
-    from ledger.readmodel.projector import project  # noqa: PLC0415
+    from ledger.readmodel.projector import project
 
     try:
         project(db, view)

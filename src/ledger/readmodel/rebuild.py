@@ -93,7 +93,7 @@ class EntityReplay:
         if None in ended:
             return False
         for content in ended:
-            self._close(content, batch)
+            self._close(content, batch)  # type: ignore[arg-type]  # None was ruled out above
         for version in delta.added:
             self._open(self.table.row(version, batch))
         return True
@@ -211,7 +211,7 @@ class Rebuild:
 
     def start_pool(self) -> ReplayPool | None:
         """Worker processes for the second pass: none for a small ledger, with ``LEDGER_WORKERS=0``, or for a store in memory."""
-        from ledger.readmodel.workers import ReplayPool, worker_count  # noqa: PLC0415
+        from ledger.readmodel.workers import ReplayPool, worker_count
 
         if self.end < PARALLEL_EVENTS:
             return None
@@ -259,7 +259,9 @@ class Rebuild:
 
     # -- pass 2: entity by entity -------------------------------------------------------------
 
-    def replay_entities_collecting(self, membership: Membership, read: Callable[[list[int]], dict[int, dict[str, Any]]], sink: RowSink, pool: ReplayPool | None) -> None:
+    def replay_entities_collecting(
+        self, membership: Membership, read: Callable[[list[int]], dict[int, dict[str, Any]]], sink: RowSink, pool: ReplayPool | None
+    ) -> None:
         """:meth:`replay_entities` with the garbage collector on for the objects it makes.
 
         The caller turns collection off for the passes (the members are many
@@ -368,9 +370,9 @@ def entity_groups(entities: Iterator[tuple[EntityKey, list[int]]], size: int) ->
 
 def expected_indexes() -> dict[str, tuple[str, str]]:
     """The read model's secondary indexes as its migrations create them: name → (table, SQL)."""
-    import sqlite_utils  # noqa: PLC0415
+    import sqlite_utils
 
-    from ledger.readmodel.schema import load_migrations  # noqa: PLC0415
+    from ledger.readmodel.schema import load_migrations
 
     db = sqlite_utils.Database(memory=True)
     load_migrations().apply(db)

@@ -46,7 +46,7 @@ def view_path_for(db: str | os.PathLike[str], view: str | os.PathLike[str] | Non
 
 
 def load_migrations(folder: str | os.PathLike[str] | None = None) -> sqlite_utils.Migrations:
-    import sqlite_utils  # noqa: PLC0415 - imported when needed: it is slow to import and queries never need it
+    import sqlite_utils
 
     """The read model's migration set, loaded the way ``sqlite-utils migrate`` loads it."""
     path = Path(folder or MIGRATIONS_DIR) / MIGRATIONS_FILE
@@ -89,7 +89,7 @@ class MigrationStatus:
 
 def status(view_path: str | os.PathLike[str]) -> MigrationStatus:
     """Which migrations the read model has, and which it still needs (reads only)."""
-    import sqlite_utils  # noqa: PLC0415
+    import sqlite_utils
 
     migrations = load_migrations()
     if not Path(view_path).exists():
@@ -108,7 +108,7 @@ def migrate(view_path: str | os.PathLike[str], conn: sqlite3.Connection | None =
     try:
         if up_to_date(conn):
             return []
-        import sqlite_utils  # noqa: PLC0415 - imported when needed: it is slow to import and queries never need it
+        import sqlite_utils
 
         db = sqlite_utils.Database(conn)
         migrations = load_migrations()

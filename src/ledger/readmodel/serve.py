@@ -40,15 +40,15 @@ def quiet_error_pages() -> None:
     which rich 14+ refuses outside an ``except`` block, so every error page
     became an Internal Server Error (a rejected write included).
     """
-    import datasette.handle_exception  # noqa: PLC0415
+    import datasette.handle_exception
 
     datasette.handle_exception.rich = None
 
 
 def build_datasette(view_path: str | os.PathLike[str], immutable: bool = False, name: str = SERVED_NAME) -> Any:
     """A Datasette instance serving the read model (``mode=ro``, or ``immutable``) as ``name``."""
-    from datasette.app import Datasette  # noqa: PLC0415
-    from datasette.database import Database  # noqa: PLC0415
+    from datasette.app import Datasette
+    from datasette.database import Database
 
     quiet_error_pages()
     path = os.fspath(view_path)
@@ -74,7 +74,7 @@ def url(port: int, host: str = HOST, name: str = SERVED_NAME) -> str:
 
 def serve(view_path: str | os.PathLike[str], port: int = DEFAULT_PORT, host: str = HOST, immutable: bool = False) -> None:
     """Run Datasette on the read model until interrupted (blocks)."""
-    import uvicorn  # noqa: PLC0415
+    import uvicorn
 
     if immutable:
         checkpoint(view_path)

@@ -37,7 +37,7 @@ def worker_count() -> int:
 
     One fewer, not one per CPU as ``ingest``: here this process computes groups too, besides writing every row.
     """
-    from ledger.settings import available_cpus, configured_workers  # noqa: PLC0415
+    from ledger.settings import available_cpus, configured_workers
 
     configured = configured_workers()
     return max(0, available_cpus() - 1) if configured is None else configured
@@ -45,9 +45,9 @@ def worker_count() -> int:
 
 def replay_worker(number: int, tasks: Any, results: Any) -> None:
     """A worker's loop: the store's path and batch starts, then ``(index, group)`` tasks until ``None``."""
-    from ledger.readmodel.membership import stored_reader  # noqa: PLC0415
-    from ledger.readmodel.rebuild import replay_group  # noqa: PLC0415
-    from ledger.store import event_reader  # noqa: PLC0415
+    from ledger.readmodel.membership import stored_reader
+    from ledger.readmodel.rebuild import replay_group
+    from ledger.store import event_reader
 
     gc.freeze()  # what the worker imported stays out of collections; each group's own garbage is collected
     setup = tasks.get()
@@ -61,7 +61,7 @@ def replay_worker(number: int, tasks: Any, results: Any) -> None:
             index, group = task
             try:
                 found = replay_group(group, read(sorted({position for _, positions in group for position in positions})), batches)
-            except Exception:  # noqa: BLE001 - the rebuilding process computes the group again and raises the error itself
+            except Exception:
                 results.put((number, index, None))
                 return
             results.put((number, index, found))
@@ -81,7 +81,9 @@ class ReplayPool:
         self.results = context.Queue()
         self.tasks = [context.Queue() for _ in range(workers)]
         self.processes = [
-            context.Process(target=replay_worker, args=(number, tasks, self.results), daemon=True, name=f"ledger-rebuild-{number}")
+            context.Process(  # type: ignore[attr-defined]  # a spawn/fork context has Process
+                target=replay_worker, args=(number, tasks, self.results), daemon=True, name=f"ledger-rebuild-{number}"
+            )
             for number, tasks in enumerate(self.tasks)
         ]
         self.handed: list[dict[int, Group]] = [{} for _ in self.processes]
