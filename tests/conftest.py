@@ -11,6 +11,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 
+pytest_plugins = ["postgres"]  # the session's PostgreSQL server (tests/postgres.py)
+
 ACTORS = [
     {"id": "us", "name": "United States", "role": "state", "type": "government", "country": "US"},
     {"id": "ukraine", "name": "Ukraine", "role": "state", "type": "government", "country": "UA"},
