@@ -31,7 +31,10 @@ from pydantic import (
 
 from ledger.dates import DateError, DateSpan, parse_edtf
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""The vocabulary's current version. An event that does not say ``schema_version`` is read as version 1,
+so files written before version 2 keep their recorded content; a term added in version 2 needs
+``schema_version: 2`` in the event that uses it (:data:`V2_TERMS`)."""
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:[-_.][a-z0-9]+)*$"
 EDTF_PATTERN = r"^[0-9\[\]{}.,/~?%\- ]+$"
@@ -42,7 +45,18 @@ Slug = Annotated[str, Field(pattern=SLUG_PATTERN, min_length=2, max_length=200)]
 KINDS = ("policy_change", "request", "statement", "battlefield", "aid_package", "correction")
 RESTRICTION_STATUSES = ("prohibited", "permitted", "conditional", "under_review")
 STANCES = ("supports", "opposes", "mixed", "undecided")
-ATTRIBUTIONS = ("on_record_official", "anonymous_official", "document", "journalist", "adversary_official", "on_record_expert")
+ATTRIBUTIONS = (
+    "on_record_official",
+    "anonymous_official",
+    "unnamed_source",
+    "document",
+    "journalist",
+    "adversary_official",
+    "on_record_expert",
+)
+AID_STATUSES = ("proposed", "approved", "announced", "in_delivery", "delivered")
+V2_TERMS = {"attribution": ("unnamed_source",), "status": ("in_delivery",)}
+"""Terms added in vocabulary version 2, by the field that takes them."""
 QUALIFIERS = ("exact", "about", "nearly", "up_to", "at_least")
 Qualifier = Literal["exact", "about", "nearly", "up_to", "at_least"]
 
@@ -87,14 +101,15 @@ class Source(Model):
     outlet: str = Field(min_length=1, description="Publisher, e.g. 'The Washington Post'")
     published: date = Field(description="Publication date of the source")
     quote: str | None = Field(None, description="Verbatim words of an official or actor, as printed")
-    attribution: Literal["on_record_official", "anonymous_official", "document", "journalist", "adversary_official", "on_record_expert"] = (
-        Field(
-            description="Who the source attributes the fact to: a named official, anonymous officials, a document, "
-            "the journalist, an adversary official, or a named non-official expert (analyst, former official)"
-        )
+    attribution: Literal[
+        "on_record_official", "anonymous_official", "unnamed_source", "document", "journalist", "adversary_official", "on_record_expert"
+    ] = Field(
+        description="Who the source attributes the fact to: a named official, anonymous officials, an unnamed source the "
+        "article does not call an official ('a source familiar with the decision', 'one participant'; version 2), "
+        "a document, the journalist, an adversary official, or a named non-official expert (analyst, former official)"
     )
     speaker: Slug | None = Field(None, description="Actor id of a named speaker (on-record or adversary official)")
-    count: int | None = Field(None, ge=1, description="How many anonymous officials, when stated")
+    count: int | None = Field(None, ge=1, description="How many anonymous officials or unnamed sources, when stated")
     reliability: Literal["A", "B", "C", "D", "E", "F"] | None = Field(
         None, description="Admiralty code source reliability, A (reliable) to F (cannot be judged)"
     )
@@ -136,12 +151,29 @@ class Envelope(Model):
     sources: list[Source] = Field(min_length=1, description="The evidence: at least one source")
     links: Links = Field(default_factory=Links)
     tags: list[str] = Field(default_factory=list)
-    schema_version: Literal[1] = SCHEMA_VERSION  # type: ignore[assignment]  # SCHEMA_VERSION is 1, typed int
+    schema_version: Literal[1, 2] = Field(
+        1, description="Vocabulary version the event is written in; 1 when not given. Terms added in version 2 need 2"
+    )
     cameo: str | None = Field(None, pattern=r"^\d{2,4}$", description="CAMEO event code, e.g. 0832")
     acled_event_type: (
         Literal["Battles", "Explosions/Remote violence", "Violence against civilians", "Protests", "Riots", "Strategic developments"] | None
     ) = None
     acled_sub_event_type: str | None = None
+
+    @model_validator(mode="after")
+    def _version_covers_terms(self) -> Envelope:
+        if self.schema_version < 2:
+            used = self.v2_terms()
+            if used:
+                raise ValueError(f"{', '.join(used)} came with vocabulary version 2: add 'schema_version: 2'")
+        return self
+
+    def v2_terms(self) -> list[str]:
+        """The version-2 terms this event uses, as ``field: term``."""
+        used = [f"attribution: {s.attribution}" for s in self.sources if s.attribution in V2_TERMS["attribution"]]
+        if isinstance(self, AidPackage) and self.status in V2_TERMS["status"]:
+            used.append(f"status: {self.status}")
+        return used
 
     @property
     def span(self) -> DateSpan:
@@ -237,7 +269,11 @@ class AidPackage(Envelope):
     tranche: str | None = None
     value: Value | None = None
     measure: Literal["commitment", "allocation", "delivery"]
-    status: Literal["proposed", "approved", "announced", "delivered"] = "announced"
+    status: Literal["proposed", "approved", "announced", "in_delivery", "delivered"] = Field(
+        "announced",
+        description="Where the package stands: proposed, approved (e.g. voted), announced, in_delivery "
+        "(deliveries under way, not complete; version 2) or delivered",
+    )
     items: list[str] = Field(default_factory=list)
 
 
