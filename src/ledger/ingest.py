@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import json
 import multiprocessing
 import time
 from collections import deque
@@ -38,17 +37,14 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import yaml
 from pydantic import ValidationError
 
 from ledger import events as vocabulary
 from ledger.events import EVENT_CLASSES
+from ledger.loading import IngestProblem, LoadError, find_files, load_file, parse_json_line, read_text
 from ledger.registry import registry_adapter, registry_kind
 from ledger.settings import available_cpus, configured_workers
 from ledger.store import LedgerStore, PreparedEvent, canonical_bytes
-
-EVENT_SUFFIXES = (".yaml", ".yml", ".json", ".jsonl")
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # Fields (by kind) that name actors, questions and documents in the registries.
 ACTOR_FIELDS: dict[str, list[tuple[str, ...]]] = {
@@ -59,24 +55,6 @@ ACTOR_FIELDS: dict[str, list[tuple[str, ...]]] = {
     "aid_package": [("donor",), ("recipient",)],
     "correction": [],
 }
-
-
-@dataclass(frozen=True)
-class IngestProblem:
-    """One reason a batch cannot be appended."""
-
-    file: str
-    event_id: str | None
-    field: str | None
-    reason: str
-
-    def __str__(self) -> str:
-        where = self.file
-        if self.event_id:
-            where += f": {self.event_id}"
-        if self.field:
-            where += f": {self.field}"
-        return f"{where}: {self.reason}"
 
 
 class IngestError(Exception):
@@ -120,31 +98,6 @@ class IngestReport:
 class _Candidate:
     file: str
     data: dict[str, Any]
-
-
-def find_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[IngestProblem]]:
-    """Event and registry files under the given files and folders, in a stable order."""
-    found: list[Path] = []
-    problems: list[IngestProblem] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in EVENT_SUFFIXES))
-        elif path.is_file():
-            found.append(path)
-        else:
-            problems.append(IngestProblem(str(path), None, None, "no such file or folder"))
-    return found, problems
-
-
-def load_file(path: Path) -> Any:
-    """The YAML or JSON content of a file (JSON Lines: a list of its lines)."""
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".jsonl":
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
-    if path.suffix == ".json":
-        return json.loads(text)
-    return yaml.load(text, Loader=_YAML_LOADER)
 
 
 def _field_path(loc: Sequence[Any], kind: str | None) -> str:
@@ -322,9 +275,9 @@ def check_chunk(task: ChunkTask) -> list[CheckedChunk]:
         items: Sequence[Any] = task.payload
         if task.kind == "lines":
             try:
-                items = [json.loads(line) for line in task.payload]
-            except json.JSONDecodeError as error:
-                chunk.count, chunk.read_error = len(task.payload), str(error).splitlines()[0]
+                items = [parse_json_line(line, f"line {number}: ") for number, line in enumerate(task.payload, start=task.offset + 1)]
+            except LoadError as error:
+                chunk.count, chunk.read_error = len(task.payload), str(error)
                 items = ()
         _check_items(chunk, items, texts=task.kind == "json")
         found = [chunk]
@@ -336,9 +289,9 @@ def _check_file(path: Path) -> CheckedChunk:
     name = str(path)
     try:
         content = load_file(path)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, json.JSONDecodeError) as error:
+    except LoadError as error:
         chunk = CheckedChunk(name, 0, 1, True)
-        chunk.read_error = str(error).splitlines()[0]
+        chunk.read_error = str(error)
         return chunk
     items = content if isinstance(content, list) else [content]
     chunk = CheckedChunk(name, 0, len(items), True)
@@ -351,10 +304,10 @@ def _check_items(chunk: CheckedChunk, items: Sequence[Any], texts: bool = False)
     for index, item in enumerate(items, start=chunk.offset):
         if texts and isinstance(item, (str, bytes)):
             try:
-                item = json.loads(item)
-            except json.JSONDecodeError as error:
+                item = parse_json_line(item)
+            except LoadError as error:
                 where = _where(chunk.name, chunk.whole, index)
-                problems.append(IngestProblem(where, None, None, f"not valid JSON: {str(error).splitlines()[0]}"))
+                problems.append(IngestProblem(where, None, None, str(error)))
                 continue
         if not isinstance(item, dict):
             problems.append(IngestProblem(_where(chunk.name, chunk.whole, index), None, None, "an event must be a mapping of fields"))
@@ -667,9 +620,9 @@ def ingest_paths(
         kind = registry_kind(path.name)
         if kind or path.suffix == ".jsonl":
             try:
-                content = load_file(path) if kind else path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError, yaml.YAMLError, json.JSONDecodeError) as error:
-                placed.append((number, IngestProblem(name, None, None, f"cannot read the file: {str(error).splitlines()[0]}")))
+                content = load_file(path) if kind else read_text(path)
+            except LoadError as error:
+                placed.append((number, IngestProblem(name, None, None, f"cannot read the file: {error}")))
                 continue
             if kind:
                 registry_problems: list[IngestProblem] = []
