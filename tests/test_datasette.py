@@ -11,11 +11,11 @@ from datetime import date, timedelta
 import pytest
 from datasette.app import Datasette
 
+from helpers import SMALL, corpus_store, sample_questions, synthetic_store
 from ledger import timetravel
 from ledger.readmodel import migrate, project
 from ledger.readmodel.serve import SHIPPED_NAME, build_datasette, metadata_for, quiet_error_pages
 from ledger.store import open_store
-from test_readmodel import SMALL, corpus_store, sample_questions, synthetic_store
 
 CANNED = {  # projection: (query prefix, the field compared besides certainty and disputed)
     "restrictions": ("restrictions", "status"),

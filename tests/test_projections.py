@@ -2,8 +2,8 @@
 
 from datetime import date
 
+from helpers import alternative_of, amendment, change, claim, package, retraction, stance
 from ledger.projections import entity_state, state_at
-from test_projections_builders import alternative_of, amendment, change, claim, package, retraction, stance
 
 MAY = lambda day: date(2024, 5, day)  # noqa: E731
 JUNE = lambda day: date(2024, 6, day)  # noqa: E731

@@ -5,10 +5,10 @@ from datetime import date, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import alternative_of, amendment, change, claim, ledgers, query_days, retraction
 from ledger.projections import entity_state, entity_units, group_by_entity, history
 from ledger.projections.fold import state_of_units
 from ledger.projections.state import PROJECTIONS
-from test_projections_builders import alternative_of, amendment, change, claim, ledgers, query_days, retraction
 
 EVERY_DAY = [date(2024, 4, 26) + timedelta(days=n) for n in range(45)]
 

@@ -5,10 +5,10 @@ from datetime import date
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import amendment, ledgers, query_days, retraction
 from ledger.dates import parse_edtf
 from ledger.events import apply_amendment, parse_event
 from ledger.projections import PROJECTIONS, state_at
-from test_projections_builders import amendment, ledgers, query_days, retraction
 
 FEW = settings(max_examples=60, deadline=None)
 

@@ -14,85 +14,26 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import REPO, make_event
+from helpers import (
+    MIGRATION_NAMES,
+    PROJECTIONS,
+    SMALL,
+    VIEW_TABLES,
+    corpus_store,
+    sample_questions,
+    synthetic_store,
+    table_contents,
+)
 from ledger import timetravel
-from ledger.bench.generate import LedgerSpec, generate_events, generate_registry
+from ledger.bench.generate import LedgerSpec
 from ledger.cli import main
-from ledger.ingest import ingest_dicts, ingest_paths
+from ledger.ingest import ingest_dicts
 from ledger.readmodel import Projector, ReadModelError, migrate, project, status, view_path_for
 from ledger.readmodel.query import as_of_condition
 from ledger.readmodel.query import replay as view_replay
 from ledger.readmodel.schema import MIGRATIONS_DIR
 from ledger.readmodel.versions import HISTORY_TABLES
 from ledger.store import open_store
-
-VIEW_TABLES = [
-    "events", "event_sources", "links", "entity_events", "actors", "sources", "questions",
-    "restriction_versions", "aid_package_versions", "position_versions", "territory_versions",
-]  # fmt: skip
-PROJECTIONS = ("restrictions", "aid_packages", "positions", "territory")
-MIGRATION_NAMES = sorted(path.stem for path in (REPO / "migrations").glob("m[0-9][0-9][0-9][0-9]_*.py"))
-HISTORY_TABLE_NAMES = {table.table: table.columns for table in HISTORY_TABLES.values()}
-SMALL = LedgerSpec(events=600, seed=11, actors=30, questions=8, restrictions=20, packages=25, areas=20, documents=40)
-
-
-# --- helpers the Datasette tests share ------------------------------------------------------------
-
-
-def registry_of(spec: LedgerSpec) -> dict[str, list[dict]]:
-    found: dict[str, list[dict]] = {}
-    for kind, _, data in generate_registry(spec):
-        found.setdefault(kind, []).append(data)
-    return found
-
-
-def synthetic_store(db: str, spec: LedgerSpec = SMALL, batches: int = 5, after_each=None) -> list[dict]:
-    """Append the generated ledger in ``batches`` ingests; call ``after_each()`` after each one."""
-    events = list(generate_events(spec))
-    size = -(-len(events) // batches)
-    with open_store(db) as store:
-        for start in range(0, len(events), size):
-            ingest_dicts(store, events[start : start + size], registry_of(spec) if start == 0 else None)
-            if after_each:
-                after_each()
-    return events
-
-
-def corpus_store(db: str) -> None:
-    with open_store(db) as store:
-        ingest_paths(store, [REPO / "events"])
-
-
-def table_contents(view: str) -> dict[str, list[tuple]]:
-    """Every row of every table the projector fills, in rowid order, plus the tracking position.
-
-    The history tables are the exception: their ``id`` is only a row number, and
-    a rebuild (entity by entity) numbers the rows in another order than catching
-    up (batch by batch); so they are compared without it, ordered by content.
-    """
-    conn = sqlite3.connect(view)
-    try:
-        found = {}
-        for table in VIEW_TABLES:
-            if table in HISTORY_TABLE_NAMES:
-                columns = ", ".join(HISTORY_TABLE_NAMES[table])
-                found[table] = conn.execute(f"SELECT {columns} FROM {table} ORDER BY {columns}").fetchall()
-            else:
-                order = "projection, entity, position" if table == "entity_events" else "rowid"
-                found[table] = conn.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
-        found["projector_state"] = conn.execute("SELECT name, position, batch, chain_hash, registry_mark FROM projector_state").fetchall()
-        return found
-    finally:
-        conn.close()
-
-
-def sample_questions(max_position: int, count: int = 12, seed: int = 3, start: date = date(2015, 1, 1), days: int = 3700):
-    """(as_of, known_at, recorded_before) triples: latest knowledge, earlier and later knowledge, old recordings."""
-    rng = random.Random(seed)
-    for i in range(count):
-        as_of = start + timedelta(days=rng.randrange(days))
-        known_at = None if i % 3 == 0 else as_of + timedelta(days=rng.randrange(-300, 300))
-        recorded_before = rng.randrange(1, max_position + 2) if i % 4 == 3 else None
-        yield as_of, known_at, recorded_before
 
 
 def comparable(result: dict) -> dict:

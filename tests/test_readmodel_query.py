@@ -9,10 +9,10 @@ from datetime import date, timedelta
 import orjson
 import pytest
 
+from helpers import SMALL, synthetic_store
 from ledger.readmodel import project
 from ledger.readmodel.query import as_of_condition, latest_state, replay
 from ledger.readmodel.versions import HISTORY_TABLES
-from test_readmodel import SMALL, synthetic_store
 
 PROJECTIONS = ("restrictions", "aid_packages", "positions", "territory")
 

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from helpers import SMALL, registry_of, table_contents
 from ledger.bench.generate import LedgerSpec, generate_events
 from ledger.ingest import ingest_dicts
 from ledger.projections.state import entity_of
@@ -19,7 +20,6 @@ from ledger.readmodel import projector as projector_module
 from ledger.readmodel import rebuild as rebuild_module
 from ledger.readmodel.rebuild import REBUILDING
 from ledger.store import open_store
-from test_readmodel import SMALL, registry_of, table_contents
 
 SPECS = [
     SMALL,

@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from test_readmodel import corpus_store
+from helpers import corpus_store
 
 
 def free_port() -> int:

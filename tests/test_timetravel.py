@@ -6,68 +6,11 @@ import pytest
 import yaml
 
 from conftest import ACTORS, write_events, write_registry
+from helpers import PACKAGE_KEYS, POSITION_KEYS, REPLAY_KEYS, RESTRICTION_KEYS, TERRITORY_KEYS, amendment, story
 from ledger.dates import DateError
 from ledger.ingest import ingest_paths
 from ledger.store import open_store
 from ledger.timetravel import UnknownEntity, UnknownProjection, audit, diff, diff_known, replay, timeline
-from test_projections_builders import amendment, change, claim, event, package, stance
-
-REPLAY_KEYS = {"as_of", "known_at", "recorded_before", "restrictions", "aid_packages", "positions", "territory"}
-RESTRICTION_KEYS = {
-    "id",
-    "issuer",
-    "subject",
-    "weapons",
-    "area",
-    "targets",
-    "purpose",
-    "status",
-    "conditions",
-    "certainty",
-    "disputed",
-    "since",
-    "events",
-}
-PACKAGE_KEYS = {"id", "donor", "authority", "tranche", "announced", "value", "items", "measure", "status", "certainty", "events"}
-POSITION_KEYS = {"actor", "question", "stance", "since", "quote", "certainty", "events"}
-TERRITORY_KEYS = {"id", "area", "holder", "size", "since", "certainty", "events"}
-
-
-def story() -> list[dict]:
-    """Kyiv asks, advisers recommend, the President decides, the change takes effect; a zone; a package."""
-    ask = event(
-        "kyiv-asks",
-        "request",
-        "2024-05-10",
-        "2024-05-12",
-        actors=["ukraine"],
-        requester="ukraine",
-        addressee="us",
-        asks="allow strikes on Belgorod",
-        restriction="us-strikes",
-        channel="private",
-    )
-    advice = stance("advisers-recommend", "kirby", "supports", "2024-05-20", "2024-05-24", links={"in_response_to": ["kyiv-asks"]})
-    return [
-        change("standing-ban", "us-strikes", "prohibited", "../2024-05-01", "2024-05-01", weapons=["HIMARS", "ATACMS"], area="Russia"),
-        ask,
-        advice,
-        change(
-            "biden-decides",
-            "us-strikes",
-            "conditional",
-            "2024-05-30~",
-            "2024-05-30",
-            stage="approved",
-            conditions=["counter-fire near Kharkiv"],
-            links={"in_response_to": ["advisers-recommend"]},
-        ),
-        change(
-            "in-effect", "us-strikes", "conditional", "2024-06-01", "2024-06-02", stage="in_effect", links={"part_of": ["biden-decides"]}
-        ),
-        claim("incursion", "kursk-zone", "ukraine", "2024-08-06", "2024-08-07", size=350),
-        package("pda-aug", "pda-125m", "2024-08-09", "2024-08-09", value={"amount": "125000000", "qualifier": "up_to"}),
-    ]
 
 
 @pytest.fixture

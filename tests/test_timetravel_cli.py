@@ -7,8 +7,8 @@ import yaml
 from click.testing import CliRunner
 
 from conftest import ACTORS, write_events, write_registry
+from helpers import PACKAGE_KEYS, POSITION_KEYS, REPLAY_KEYS, RESTRICTION_KEYS, TERRITORY_KEYS, story
 from ledger.cli import main
-from test_timetravel import PACKAGE_KEYS, POSITION_KEYS, REPLAY_KEYS, RESTRICTION_KEYS, TERRITORY_KEYS, story
 
 
 @pytest.fixture

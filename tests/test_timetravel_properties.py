@@ -6,10 +6,10 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import ledgers, query_days
 from ledger.projections import state_at
 from ledger.store import open_store
 from ledger.timetravel import replay
-from test_projections_builders import ledgers, query_days
 
 SOME = settings(max_examples=15, deadline=None)
 

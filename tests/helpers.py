@@ -1,18 +1,25 @@
-"""Small synthetic events for the time-travel tests, and a hypothesis strategy for random ledgers.
+"""Builders the tests share: small synthetic events, a hypothesis strategy for random ledgers,
+generated and corpus stores, and the read model's tables as comparable rows.
 
-Every builder returns a validated event dict, as the store holds it. This
-module holds no tests; the projection and time-travel tests import it.
+Every event builder returns a validated event dict, as the store holds it. This
+module holds no tests; test modules import it and never each other.
 """
 
 from __future__ import annotations
 
+import random
+import sqlite3
 from datetime import date, timedelta
 from typing import Any
 
 from hypothesis import strategies as st
 
-from conftest import make_event
+from conftest import REPO, make_event
+from ledger.bench.generate import LedgerSpec, generate_events, generate_registry
 from ledger.events import parse_event
+from ledger.ingest import ingest_dicts, ingest_paths
+from ledger.readmodel.versions import HISTORY_TABLES
+from ledger.store import open_store
 
 QUESTION = "strikes-inside-russia"
 START = date(2024, 5, 1)
@@ -177,3 +184,130 @@ def ledgers(draw: st.DrawFn, max_events: int = 14, corrections: bool = True, alt
 def query_days() -> st.SearchStrategy[date]:
     """As-of and known-at dates around May 2024."""
     return st.integers(-2, 40).map(lambda offset: START + timedelta(days=offset))
+
+
+# --- ledgers the read-model, Datasette and time-travel tests share --------------------------------------
+
+VIEW_TABLES = [
+    "events", "event_sources", "links", "entity_events", "actors", "sources", "questions",
+    "restriction_versions", "aid_package_versions", "position_versions", "territory_versions",
+]  # fmt: skip
+PROJECTIONS = ("restrictions", "aid_packages", "positions", "territory")
+MIGRATION_NAMES = sorted(path.stem for path in (REPO / "migrations").glob("m[0-9][0-9][0-9][0-9]_*.py"))
+HISTORY_TABLE_NAMES = {table.table: table.columns for table in HISTORY_TABLES.values()}
+SMALL = LedgerSpec(events=600, seed=11, actors=30, questions=8, restrictions=20, packages=25, areas=20, documents=40)
+
+
+def registry_of(spec: LedgerSpec) -> dict[str, list[dict]]:
+    found: dict[str, list[dict]] = {}
+    for kind, _, data in generate_registry(spec):
+        found.setdefault(kind, []).append(data)
+    return found
+
+
+def synthetic_store(db: str, spec: LedgerSpec = SMALL, batches: int = 5, after_each=None) -> list[dict]:
+    """Append the generated ledger in ``batches`` ingests; call ``after_each()`` after each one."""
+    events = list(generate_events(spec))
+    size = -(-len(events) // batches)
+    with open_store(db) as store:
+        for start in range(0, len(events), size):
+            ingest_dicts(store, events[start : start + size], registry_of(spec) if start == 0 else None)
+            if after_each:
+                after_each()
+    return events
+
+
+def corpus_store(db: str) -> None:
+    with open_store(db) as store:
+        ingest_paths(store, [REPO / "events"])
+
+
+def table_contents(view: str) -> dict[str, list[tuple]]:
+    """Every row of every table the projector fills, in rowid order, plus the tracking position.
+
+    The history tables are the exception: their ``id`` is only a row number, and
+    a rebuild (entity by entity) numbers the rows in another order than catching
+    up (batch by batch); so they are compared without it, ordered by content.
+    """
+    conn = sqlite3.connect(view)
+    try:
+        found = {}
+        for table in VIEW_TABLES:
+            if table in HISTORY_TABLE_NAMES:
+                columns = ", ".join(HISTORY_TABLE_NAMES[table])
+                found[table] = conn.execute(f"SELECT {columns} FROM {table} ORDER BY {columns}").fetchall()
+            else:
+                order = "projection, entity, position" if table == "entity_events" else "rowid"
+                found[table] = conn.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
+        found["projector_state"] = conn.execute("SELECT name, position, batch, chain_hash, registry_mark FROM projector_state").fetchall()
+        return found
+    finally:
+        conn.close()
+
+
+def sample_questions(max_position: int, count: int = 12, seed: int = 3, start: date = date(2015, 1, 1), days: int = 3700):
+    """(as_of, known_at, recorded_before) triples: latest knowledge, earlier and later knowledge, old recordings."""
+    rng = random.Random(seed)
+    for i in range(count):
+        as_of = start + timedelta(days=rng.randrange(days))
+        known_at = None if i % 3 == 0 else as_of + timedelta(days=rng.randrange(-300, 300))
+        recorded_before = rng.randrange(1, max_position + 2) if i % 4 == 3 else None
+        yield as_of, known_at, recorded_before
+
+
+REPLAY_KEYS = {"as_of", "known_at", "recorded_before", "restrictions", "aid_packages", "positions", "territory"}
+RESTRICTION_KEYS = {
+    "id",
+    "issuer",
+    "subject",
+    "weapons",
+    "area",
+    "targets",
+    "purpose",
+    "status",
+    "conditions",
+    "certainty",
+    "disputed",
+    "since",
+    "events",
+}
+PACKAGE_KEYS = {"id", "donor", "authority", "tranche", "announced", "value", "items", "measure", "status", "certainty", "events"}
+POSITION_KEYS = {"actor", "question", "stance", "since", "quote", "certainty", "events"}
+TERRITORY_KEYS = {"id", "area", "holder", "size", "since", "certainty", "events"}
+
+
+def story() -> list[dict]:
+    """Kyiv asks, advisers recommend, the President decides, the change takes effect; a zone; a package."""
+    ask = event(
+        "kyiv-asks",
+        "request",
+        "2024-05-10",
+        "2024-05-12",
+        actors=["ukraine"],
+        requester="ukraine",
+        addressee="us",
+        asks="allow strikes on Belgorod",
+        restriction="us-strikes",
+        channel="private",
+    )
+    advice = stance("advisers-recommend", "kirby", "supports", "2024-05-20", "2024-05-24", links={"in_response_to": ["kyiv-asks"]})
+    return [
+        change("standing-ban", "us-strikes", "prohibited", "../2024-05-01", "2024-05-01", weapons=["HIMARS", "ATACMS"], area="Russia"),
+        ask,
+        advice,
+        change(
+            "biden-decides",
+            "us-strikes",
+            "conditional",
+            "2024-05-30~",
+            "2024-05-30",
+            stage="approved",
+            conditions=["counter-fire near Kharkiv"],
+            links={"in_response_to": ["advisers-recommend"]},
+        ),
+        change(
+            "in-effect", "us-strikes", "conditional", "2024-06-01", "2024-06-02", stage="in_effect", links={"part_of": ["biden-decides"]}
+        ),
+        claim("incursion", "kursk-zone", "ukraine", "2024-08-06", "2024-08-07", size=350),
+        package("pda-aug", "pda-125m", "2024-08-09", "2024-08-09", value={"amount": "125000000", "qualifier": "up_to"}),
+    ]
