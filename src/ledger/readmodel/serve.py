@@ -30,6 +30,9 @@ def metadata_for(database: str = SHIPPED_NAME) -> dict[str, Any]:
     metadata = yaml.safe_load(METADATA_PATH.read_text(encoding="utf-8"))
     if database != SHIPPED_NAME:
         metadata["databases"] = {database: metadata["databases"].pop(SHIPPED_NAME)}
+    for dashboard in metadata.get("plugins", {}).get("datasette-dashboards", {}).values():
+        for chart in dashboard["charts"].values():
+            chart["db"] = database
     return metadata
 
 
