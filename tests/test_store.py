@@ -1,6 +1,8 @@
 """The store appends, reads back, compresses, refuses edits at the database, and detects tampering."""
 
 import sqlite3
+import subprocess
+import sys
 from datetime import UTC, datetime, timezone
 
 import pytest
@@ -10,13 +12,18 @@ from ledger.events import parse_event
 from ledger.store import (
     STATE_HEADER,
     TRAINING_MIN,
+    Appended,
+    DuplicateEvent,
     StoreError,
     canonical_bytes,
     codec_of,
     entry_id,
     event_reader,
     library_state,
+    open_reader,
     open_store,
+    prepare_event,
+    read_head,
 )
 
 KINDS = ["statement", "policy_change", "request", "battlefield", "aid_package"]
@@ -79,11 +86,28 @@ def test_entries_are_ordinary_eventsourcing_aggregates(store):
     assert entry.version == 1
 
 
-def test_the_same_id_cannot_be_stored_twice(store):
+def test_the_same_id_with_other_content_is_refused_and_nothing_of_the_append_is_written(store):
     store.append([dump(make_event("kirby-a"))])
-    with pytest.raises(Exception, match="UNIQUE|IntegrityError|unique"):
-        store.append([dump(make_event("kirby-a", summary="changed"))])
-    assert store.count() == 1
+    with pytest.raises(DuplicateEvent, match="kirby-a"):
+        store.append([dump(make_event("kirby-b")), dump(make_event("kirby-a", summary="changed"))])
+    assert store.count() == 1 and store.get("kirby-b") is None
+
+
+def test_an_event_already_recorded_with_the_same_content_is_skipped(store):
+    store.append([dump(make_event("kirby-a"))])
+    appended = store.record([prepare_event(dump(make_event("kirby-a"))), prepare_event(dump(make_event("kirby-b")))])
+    assert appended == Appended([2], ["kirby-a"])
+    assert [r.id for r in store.iter_events()] == ["kirby-a", "kirby-b"]
+
+
+def test_registry_entries_are_written_in_the_events_transaction(store):
+    store.append([dump(make_event("kirby-a"))])
+    refused = [prepare_event(dump(make_event("kirby-b"))), prepare_event(dump(make_event("kirby-a", summary="changed")))]
+    with pytest.raises(DuplicateEvent):
+        store.record(refused, [("actor", "kirby", {"id": "kirby"})])
+    assert store.registry() == {} and store.count() == 1
+    store.record([prepare_event(dump(make_event("kirby-b")))], [("actor", "kirby", {"id": "kirby"})])
+    assert store.registry() == {"actor": {"kirby": {"id": "kirby"}}} and store.count() == 2
 
 
 @pytest.mark.parametrize(
@@ -106,7 +130,8 @@ def test_verify_says_ok_with_count_and_head(store):
     assert store.verify().ok and store.verify().count == 0
     store.append([dump(make_event("kirby-a")), dump(make_event("kirby-b"))])
     result = store.verify()
-    assert result.ok and result.count == 2 and result.head == store.head()
+    assert result.ok and result.count == 2 and result.head == store.head().chain_hash
+    assert store.head().position == 2
 
 
 @pytest.mark.parametrize("count", [5, TRAINING_MIN], ids=["without-dictionary", "with-dictionary"])
@@ -225,8 +250,10 @@ def test_below_the_training_size_appends_wait_then_train_on_what_is_stored(store
 
 def test_a_failed_append_leaves_no_dictionary_behind(store, db):
     store.append(many(1))
-    with pytest.raises(Exception, match="UNIQUE|IntegrityError|unique"):
-        store.append(many(TRAINING_MIN))  # would train, but repeats event-00000
+    changed = many(TRAINING_MIN)
+    changed[0]["summary"] = "Not what was recorded."
+    with pytest.raises(DuplicateEvent):
+        store.append(changed)  # would train, but records event-00000 again with other content
     with sqlite3.connect(db) as raw:
         assert raw.execute("SELECT COUNT(*) FROM ledger_codec").fetchone() == (0,)
     store.append(many(TRAINING_MIN, start=1))
@@ -289,3 +316,31 @@ def test_registry_ids_follow_what_is_put(store):
     assert store.registry_ids() == {"actor": {"kirby"}}
     store.put_registry([("actor", "biden", {"id": "biden"}), ("question", "q-1", {"id": "q-1"})])
     assert store.registry_ids() == {"actor": {"kirby", "biden"}, "question": {"q-1"}}
+
+
+def test_the_head_is_read_without_loading_the_codec_or_the_library(store, db):
+    store.append([dump(make_event("kirby-a")), dump(make_event("kirby-b"))])
+    code = (
+        "import sys; from ledger.store import read_head; head = read_head(sys.argv[1]);"
+        "print(head.position, head.chain_hash, sorted(m for m in ('eventsourcing', 'zstandard', 'pydantic') if m in sys.modules))"
+    )
+    found = subprocess.run([sys.executable, "-c", code, db], capture_output=True, text=True, check=True)
+    assert found.stdout.split() == ["2", store.head().chain_hash, "[]"]
+
+
+def test_there_is_no_head_where_there_is_no_ledger(tmp_path):
+    assert read_head(tmp_path / "absent.db") is None
+    with open_store(str(tmp_path / "empty.db")):
+        pass
+    assert read_head(tmp_path / "empty.db") == (0, None)
+
+
+def test_a_reader_sees_what_the_writer_appended(store, db):
+    store.append([dump(make_event("kirby-a"))])
+    with open_reader(db) as reader:
+        store.append([dump(make_event("kirby-b"))], recorded_at=RECORDED_AT)
+        assert reader.head() == store.head() and reader.batches() == [(1, 1), (2, 2)]
+        assert [event.id for event in reader.events(1)] == ["kirby-a", "kirby-b"]
+        assert reader.events_at([2]) == {2: store.get("kirby-b").data}
+        assert reader.positions_of(["kirby-b", "nothing"]) == {"kirby-b": 2}
+        assert reader.verify().head == store.head().chain_hash

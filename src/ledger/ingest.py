@@ -545,12 +545,17 @@ class _Append:
         return set(self.store.content_hashes(ids)) if ids else set()
 
     def commit(self, report: IngestReport, registry_entries: Sequence[tuple[str, str, dict]] = ()) -> None:
-        """Append the new events (after the registry entries), adding what was done to ``report``."""
-        if registry_entries:
-            self.store.put_registry(registry_entries)
-        report.positions.extend(self.store.append_prepared(self.new))
-        report.appended.extend(event.event_id for event in self.new)
-        report.skipped.extend(self.skipped)
+        """Append the new events and the registry entries in one transaction, adding what was done to ``report``.
+
+        The store checks again, under its write lock, which ids are recorded: an
+        ingest of the same events running at the same time may have recorded some
+        of them since they were checked here; those are skipped too.
+        """
+        appended = self.store.record(self.new, registry_entries)
+        skipped_now = set(appended.skipped)
+        report.positions.extend(appended.positions)
+        report.appended.extend(event.event_id for event in self.new if event.event_id not in skipped_now)
+        report.skipped.extend([*self.skipped, *appended.skipped])
 
 
 def _registry_with(store: LedgerStore, entries: Sequence[tuple[str, str, dict]]) -> dict[str, set[str]]:

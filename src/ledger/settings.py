@@ -1,8 +1,35 @@
-"""Settings read from the environment that more than one stage shares."""
+"""Every setting read from the environment, in one place (the README's "Settings" table lists them).
+
+Each function reads its variable when called, so a test or a command can set
+it just before; an explicit argument (``--db``, ``--view``...) always wins
+over the environment, and the caller passes that first.
+"""
 
 from __future__ import annotations
 
 import os
+
+DEFAULT_DB = "ledger.db"
+DEFAULT_HISTORY_BUDGET_MB = 300
+
+
+def _read(name: str) -> str:
+    return os.environ.get(name, "").strip()
+
+
+def ledger_db() -> str:
+    """``LEDGER_DB``: the ledger's store, a SQLite file path or a ``postgresql://`` URL (default ``ledger.db``)."""
+    return _read("LEDGER_DB") or DEFAULT_DB
+
+
+def ledger_backend() -> str | None:
+    """``LEDGER_BACKEND``: ``sqlite`` or ``postgres``; unset, the backend follows from the store's location."""
+    return _read("LEDGER_BACKEND").lower() or None
+
+
+def view_db() -> str | None:
+    """``LEDGER_VIEW_DB``: the read model's SQLite file; unset, it sits beside the store."""
+    return _read("LEDGER_VIEW_DB") or None
 
 
 def configured_workers() -> int | None:
@@ -11,13 +38,22 @@ def configured_workers() -> int | None:
     Each stage picks its own default when it is not set: ingest and rebuild use
     their processes differently.
     """
-    setting = os.environ.get("LEDGER_WORKERS", "").strip()
+    setting = _read("LEDGER_WORKERS")
     if not setting:
         return None
     try:
         return max(0, int(setting))
     except ValueError:
         raise ValueError(f"LEDGER_WORKERS must be a whole number, not {setting!r}") from None
+
+
+def history_budget_mb() -> int:
+    """``LEDGER_HISTORY_BUDGET_MB``: memory the projector may keep entity histories in between batches (default 300)."""
+    setting = _read("LEDGER_HISTORY_BUDGET_MB")
+    try:
+        return int(setting) if setting else DEFAULT_HISTORY_BUDGET_MB
+    except ValueError:
+        raise ValueError(f"LEDGER_HISTORY_BUDGET_MB must be a whole number, not {setting!r}") from None
 
 
 def available_cpus() -> int:

@@ -1,0 +1,310 @@
+"""Writing a SQLite store: the schema, the immutability triggers, the append with its hash chain, and verify.
+
+Each ledger event is recorded as the creation event of its own small
+aggregate (:mod:`ledger.store.library`), so ``stored_events`` is the
+event-sourcing library's own table: its unique ``(originator_id,
+originator_version)`` key makes every id unique, and its rowid is the event's
+**position**.
+
+An append (:meth:`SQLiteBackend.append`) is one transaction that takes the
+write lock first (``BEGIN IMMEDIATE``, waiting up to :data:`LOCK_TIMEOUT` for
+other writers), checks again inside the lock which ids are already recorded,
+then :meth:`SQLiteBackend.record` writes the events, extends the hash chain in
+``ledger_chain`` and writes the registry entries. Two guarantees hold at the
+database: triggers make ``UPDATE`` and ``DELETE`` of stored events, the chain
+and the dictionaries fail, so a position is never reused; :func:`verify_chain`
+recomputes the chain from the stored events.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import struct
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import zstandard
+
+from ledger.store.codec import RECORDED_TOPIC, TRAINING_MIN, TRAINING_SAMPLES, StateCodec, recorded_us, train_dictionary
+from ledger.store.interface import (
+    Appended,
+    DuplicateEvent,
+    PreparedEvent,
+    RegistryEntry,
+    StoreBackend,
+    StoreError,
+    Verification,
+)
+from ledger.store.reader import SQLiteReader
+
+LEDGER_NAMESPACE = uuid.UUID("6f1d3c1e-8a51-4a47-9d1e-2d3b9c0b7a10")
+GENESIS = bytes(32)
+LOCK_TIMEOUT = 120.0
+"""Seconds an append waits for another writer's append to finish before it gives up."""
+
+EVENTS_TABLE = (  # the event-sourcing library's SQLite table, as its recorder makes it
+    "CREATE TABLE IF NOT EXISTS stored_events (originator_id TEXT, originator_version INTEGER, topic TEXT, state BLOB, "
+    "PRIMARY KEY (originator_id, originator_version))"
+)
+CHAIN_TABLE = """
+CREATE TABLE IF NOT EXISTS ledger_chain (
+    position INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL UNIQUE,
+    content_hash TEXT NOT NULL,
+    chain_hash TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    batch INTEGER NOT NULL
+)
+"""
+REGISTRY_TABLE = """
+CREATE TABLE IF NOT EXISTS ledger_registry (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
+)
+"""
+CODEC_TABLE = """
+CREATE TABLE IF NOT EXISTS ledger_codec (
+    id INTEGER PRIMARY KEY,
+    dictionary BLOB NOT NULL,
+    first_position INTEGER NOT NULL,
+    samples INTEGER NOT NULL
+)
+"""
+IMMUTABILITY_TRIGGERS = [
+    f"""CREATE TRIGGER IF NOT EXISTS {table}_no_{action.lower()}
+    BEFORE {action} ON {table}
+    BEGIN SELECT RAISE(ABORT, 'ledger events are immutable: record a correction event instead'); END"""
+    for table in ("stored_events", "ledger_chain", "ledger_codec")
+    for action in ("UPDATE", "DELETE")
+]
+SCHEMA = [EVENTS_TABLE, CHAIN_TABLE, REGISTRY_TABLE, CODEC_TABLE, *IMMUTABILITY_TRIGGERS]
+INSERT_EVENT = "INSERT INTO stored_events VALUES (?, 1, ?, ?)"
+
+
+def entry_id(event_id: str) -> uuid.UUID:
+    """The aggregate id under which an event with this slug is stored (a UUID version 5)."""
+    return uuid.UUID(entry_hex(event_id))
+
+
+def entry_hex(event_id: str) -> str:
+    """:func:`entry_id` as the 32 hex digits the table holds, without building a UUID object."""
+    digest = bytearray(hashlib.sha1(LEDGER_NAMESPACE.bytes + event_id.encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return digest.hex()
+
+
+def utc(recorded_at: datetime | None) -> datetime:
+    """The time an append is recorded at, in UTC (a naive time is taken to be UTC), so ISO strings sort as times."""
+    if recorded_at is None:
+        return datetime.now(UTC)
+    if recorded_at.tzinfo is None:
+        return recorded_at.replace(tzinfo=UTC)
+    return recorded_at.astimezone(UTC)
+
+
+def open_backend(location: str, create: bool = True) -> SQLiteBackend:
+    """The writable SQLite store at ``location`` (a file path; made if missing unless ``create`` is False)."""
+    if not create and not Path(location).is_file():
+        raise StoreError(f"no ledger database at {location}; run 'ledger ingest events/' to create it")
+    return SQLiteBackend(location)
+
+
+class SQLiteBackend(SQLiteReader, StoreBackend):
+    """A SQLite store file: the reader's queries plus the append, over one connection in autocommit mode."""
+
+    def __init__(self, location: str) -> None:
+        try:
+            conn = sqlite3.connect(location, isolation_level=None, timeout=LOCK_TIMEOUT, check_same_thread=False)
+        except sqlite3.OperationalError as error:
+            raise StoreError(f"cannot open the ledger database at {location}: {error}") from None
+        super().__init__(conn, location)
+        self._app: Any = None
+        self._create_schema()
+
+    def _create_schema(self) -> None:
+        existing = {name for (name,) in self._rows("SELECT name FROM sqlite_master")}
+        if {"stored_events", "ledger_chain", "ledger_registry", "ledger_codec"} <= existing:
+            return
+        if self.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self.conn.execute("PRAGMA journal_mode=WAL")
+        with self.write():
+            for statement in SCHEMA:
+                self.conn.execute(statement)
+
+    def close(self) -> None:
+        if self._app is not None:
+            self._app.close()
+            self._app = None
+        super().close()
+
+    @property
+    def app(self) -> Any:
+        """The event-sourcing application over this file (``app.repository.get(entry_id(...))``), made on first use."""
+        if self._app is None:
+            from ledger.store.library import application
+
+            self._app = application(self.location, self.codec)
+        return self._app
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: the write lock first (waiting for other writers), COMMIT, or ROLLBACK on any error."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            raise StoreError(f"the ledger at {self.location} stayed locked by another writer: {error}") from None
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # -- the append ----------------------------------------------------------------------------
+
+    def append(
+        self, prepared: Sequence[PreparedEvent], registry: Sequence[RegistryEntry] = (), recorded_at: datetime | None = None
+    ) -> Appended:
+        """Events and registry entries in one transaction (see :meth:`StoreBackend.append`).
+
+        The states are compressed before the lock is taken, so it is held
+        briefly; only when another writer trained the store's first dictionary
+        meanwhile are they compressed again inside it.
+        """
+        at = utc(recorded_at)
+        dictionary_id, trained = self._dictionary_for(prepared) if prepared else (0, None)
+        states = list(map(self.codec.encoder(dictionary_id, recorded_us(at)), (event.canonical for event in prepared)))
+        try:
+            with self.write():
+                fresh, skipped = self._unrecorded(prepared)
+                if trained is not None and (not fresh or self._rows("SELECT MAX(id) FROM ledger_codec")[0][0] is not None):
+                    self.codec.forget(dictionary_id)  # not needed, or another writer stored the first dictionary first
+                    trained = None
+                    if fresh:
+                        dictionary_id, _ = self._dictionary_for(prepared)  # the one now stored
+                        encode = self.codec.encoder(dictionary_id, recorded_us(at))
+                        states = [encode(event.canonical) for event in prepared]
+                positions = self.record([(prepared[i], states[i]) for i in fresh], registry, at.isoformat())
+                if trained is not None:
+                    self.conn.execute("INSERT INTO ledger_codec VALUES (?, ?, ?, ?)", (dictionary_id, trained[0], positions[0], trained[1]))
+        except BaseException:
+            if trained is not None:
+                self.codec.forget(dictionary_id)
+            raise
+        return Appended(positions, skipped)
+
+    def record(self, events: Sequence[tuple[PreparedEvent, bytes]], registry: Sequence[RegistryEntry], recorded_at: str) -> list[int]:
+        """Inside the append's transaction: write the events with their states, extend the chain, put the registry entries.
+
+        Returns the events' positions: consecutive rowids, as the write lock is held.
+        Everything an append writes is written here, in this transaction.
+        """
+        c = self.conn
+        if registry:
+            c.executemany(
+                "INSERT OR REPLACE INTO ledger_registry VALUES (?, ?, ?)",
+                [(kind, key, json.dumps(data, sort_keys=True)) for kind, key, data in registry],
+            )
+        if not events:
+            return []
+        c.executemany(INSERT_EVENT, [(entry_hex(event.event_id), RECORDED_TOPIC, state) for event, state in events])
+        last = c.execute("SELECT MAX(rowid) FROM stored_events").fetchone()[0]
+        first = last - len(events) + 1
+        row = c.execute("SELECT chain_hash FROM ledger_chain ORDER BY position DESC LIMIT 1").fetchone()
+        previous = bytes.fromhex(row[0]) if row else GENESIS
+        chain = []
+        for position, (event, _) in enumerate(events, start=first):
+            previous = hashlib.sha256(previous + event.canonical).digest()
+            chain.append((position, event.event_id, hashlib.sha256(event.canonical).hexdigest(), previous.hex(), recorded_at, first))
+        c.executemany("INSERT INTO ledger_chain VALUES (?, ?, ?, ?, ?, ?)", chain)
+        return list(range(first, last + 1))
+
+    def _unrecorded(self, prepared: Sequence[PreparedEvent]) -> tuple[list[int], list[str]]:
+        """Indexes of the events not recorded yet, and the ids recorded with the same content; refuses any with other content."""
+        recorded = self.content_hashes(event.event_id for event in prepared) if prepared else {}
+        fresh: list[int] = []
+        skipped: list[str] = []
+        conflicts: list[str] = []
+        seen: dict[str, str] = {}
+        for index, event in enumerate(prepared):
+            digest = hashlib.sha256(event.canonical).hexdigest()
+            known = recorded.get(event.event_id) or seen.get(event.event_id)
+            if known is None:
+                seen[event.event_id] = digest
+                fresh.append(index)
+            elif known == digest:
+                skipped.append(event.event_id)
+            else:
+                conflicts.append(event.event_id)
+        if conflicts:
+            raise DuplicateEvent(conflicts)
+        return fresh, skipped
+
+    def _dictionary_for(self, prepared: Sequence[PreparedEvent]) -> tuple[int, tuple[bytes, int] | None]:
+        """The id of the dictionary to compress this append with (0 for none), and (dictionary, samples) if it is new.
+
+        The store's newest dictionary; if it has none yet and this append brings
+        it to :data:`TRAINING_MIN` events, one trained on the most recent
+        :data:`TRAINING_SAMPLES` events, to be stored with the append.
+        """
+        newest = self._rows("SELECT MAX(id) FROM ledger_codec")[0][0]
+        if newest is not None:
+            if not self.codec.knows(newest):
+                self.codec.add(newest, self._rows("SELECT dictionary FROM ledger_codec WHERE id = ?", (newest,))[0][0])
+            return newest, None
+        stored = self._rows("SELECT COALESCE(MAX(rowid), 0) FROM stored_events")[0][0]
+        if stored + len(prepared) < TRAINING_MIN:
+            return 0, None
+        samples = [event.canonical for event in prepared[-TRAINING_SAMPLES:]]
+        if len(samples) < TRAINING_SAMPLES and stored:
+            found = self._rows("SELECT state FROM stored_events ORDER BY rowid DESC LIMIT ?", (TRAINING_SAMPLES - len(samples),))
+            samples = [self.codec.canonical(row[0]) for row in reversed(found)] + samples
+        dictionary = train_dictionary(samples, 1)
+        if dictionary is None:
+            return 0, None
+        self.codec.add(1, dictionary)
+        return 1, (dictionary, len(samples))
+
+
+# -- checking ------------------------------------------------------------------------------
+
+UNREADABLE = (ValueError, KeyError, TypeError, AttributeError, struct.error, zstandard.ZstdError, StoreError)
+
+
+def verify_chain(rows: Iterable[tuple[Any, ...]], codec: StateCodec) -> Verification:
+    """Recompute the hash chain over ``(rowid, state, position, event_id, content_hash, chain_hash)`` rows in position order.
+
+    A row with no stored event (rowid None) or no chain entry (position None)
+    is a break; so is a state that does not decode, or whose id or hash differs
+    from its chain entry.
+    """
+    previous = GENESIS
+    count = 0
+    for rowid, state, position, event_id, stored_hash, chain_hash in rows:
+        where = position if position is not None else rowid
+        if rowid is None:
+            return Verification(False, count, None, where, "the stored event for this chain entry is missing")
+        if position is None:
+            return Verification(False, count, None, where, "a stored event has no hash-chain entry")
+        try:
+            canonical = codec.canonical(state)
+            stored_id = orjson.loads(canonical).get("id")
+        except UNREADABLE:
+            return Verification(False, count, None, where, "the stored event is not readable")
+        if stored_id != event_id or hashlib.sha256(canonical).hexdigest() != stored_hash:
+            return Verification(False, count, None, where, "the stored event does not match its recorded hash")
+        previous = hashlib.sha256(previous + canonical).digest()
+        if previous.hex() != chain_hash:
+            return Verification(False, count, None, where, "the hash chain breaks here")
+        count += 1
+    return Verification(True, count, previous.hex() if count else None)
