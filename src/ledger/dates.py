@@ -21,6 +21,13 @@ text                       earliest .. latest           precision
 
 Open ends are represented by :data:`OPEN_START` and :data:`OPEN_END` so that
 bounds always compare as dates.
+
+Any text parses to a span or raises :class:`DateError`, never another error: an
+approximate date whose widening runs off the calendar (``9999~``) and an
+interval whose start is after its end are refused. Dates an *event* records are
+held to a narrower calendar, :data:`FIRST_DAY` to :data:`LAST_DAY`
+(:func:`recordable_span`, :func:`parse_iso_day`), so that no recorded date is
+mistaken for an open end and every date the projections compute stays a date.
 """
 
 from __future__ import annotations
@@ -38,8 +45,14 @@ APPROXIMATE_DAY_PAD = timedelta(days=3)
 APPROXIMATE_MONTH_PAD = timedelta(days=15)
 APPROXIMATE_YEAR_PAD = timedelta(days=90)
 
+FIRST_DAY = date(1000, 1, 1)
+LAST_DAY = date(9998, 12, 31)
+"""The first and last days an event may record, after widening: years 1000 to 9998."""
+
 PRECISIONS = ("day", "month", "year", "interval", "one_of")
 
+_YEAR = re.compile(r"\d{4,}")
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SINGLE = re.compile(r"^(?P<year>\d{4})(?:-(?P<month>\d{2})(?:-(?P<day>\d{2}))?)?(?P<qualifier>[~?%])?$")
 
 
@@ -121,6 +134,8 @@ def _parse_single(text: str, whole: str) -> DateSpan:
         month = int(match["month"])
         if not 1 <= month <= 12:
             raise DateError(f"{whole!r} is not a calendar date (month {month:02d} does not exist)")
+        if year == 0:
+            raise DateError(f"{whole!r} is not a calendar date (year 0000)")
         earliest = date(year, month, 1)
         latest = date(year, month, calendar.monthrange(year, month)[1])
         precision, pad = "month", APPROXIMATE_MONTH_PAD
@@ -130,8 +145,17 @@ def _parse_single(text: str, whole: str) -> DateSpan:
         earliest, latest = date(year, 1, 1), date(year, 12, 31)
         precision, pad = "year", APPROXIMATE_YEAR_PAD
     if approximate:
-        earliest, latest = max(OPEN_START, earliest - pad), min(OPEN_END, latest + pad)
+        earliest, latest = _widened(earliest, latest, pad, whole)
     return DateSpan(whole, earliest, latest, precision, approximate, uncertain)
+
+
+def _widened(earliest: date, latest: date, pad: timedelta, whole: str) -> tuple[date, date]:
+    try:
+        return earliest - pad, latest + pad
+    except OverflowError:
+        raise DateError(
+            f"{whole!r} is approximate (+/- {pad.days} days), which runs past the calendar ({OPEN_START} to {OPEN_END})"
+        ) from None
 
 
 def _parse_interval(text: str) -> DateSpan:
@@ -164,6 +188,10 @@ def _parse_one_of(text: str) -> DateSpan:
             low, _, high = item.partition("..")
             low_span = _parse_single(low, text) if low else None
             high_span = _parse_single(high, text) if high else None
+            if low_span is None and high_span is None:
+                raise DateError(f"{text!r} lists a range with neither a start nor an end")
+            if low_span and high_span and low_span.earliest > high_span.latest:
+                raise DateError(f"{text!r} lists a range that ends before it starts ({item})")
             spans.append(
                 DateSpan(
                     item,
@@ -199,6 +227,39 @@ def parse_edtf(text: str) -> DateSpan:
     if "/" in text:
         return _parse_interval(text)
     return _parse_single(text, text)
+
+
+def recordable_span(text: str) -> DateSpan:
+    """Parse a date an event records: :func:`parse_edtf`, with every day within :data:`FIRST_DAY` .. :data:`LAST_DAY`.
+
+    Open ends (``..``) stay open; widening an approximate date must not leave the range either.
+    """
+    span = parse_edtf(text)
+    for year in _YEAR.findall(span.text):
+        if not FIRST_DAY.year <= int(year) <= LAST_DAY.year:
+            raise DateError(f"{span.text!r}: the ledger records years {FIRST_DAY.year} to {LAST_DAY.year}")
+    if (not span.open_start and span.earliest < FIRST_DAY) or (not span.open_end and span.latest > LAST_DAY):
+        raise DateError(f"{span.text!r} is approximate and, widened, runs past the dates the ledger records ({FIRST_DAY} to {LAST_DAY})")
+    return span
+
+
+def parse_iso_day(value: object) -> date:
+    """A calendar day an event records (``reported``, ``published``...): ``YYYY-MM-DD`` text or a date, within the ledger's range.
+
+    Numbers and other forms are refused, not read as Unix timestamps (``'0'`` is not 1970-01-01).
+    """
+    if isinstance(value, date):
+        day = value
+    elif isinstance(value, str) and _ISO_DAY.match(value.strip()):
+        try:
+            day = date.fromisoformat(value.strip())
+        except ValueError:
+            raise DateError(f"{value.strip()!r} is not a calendar date") from None
+    else:
+        raise DateError(f"{value!r} is not a date: give YYYY-MM-DD")
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise DateError(f"{day.isoformat()!r}: the ledger records dates from {FIRST_DAY} to {LAST_DAY}")
+    return day
 
 
 def parse_day(text: str) -> date:

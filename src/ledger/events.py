@@ -22,14 +22,16 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     TypeAdapter,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
-from ledger.dates import DateError, DateSpan, parse_edtf
+from ledger.dates import DateError, DateSpan, parse_edtf, parse_iso_day, recordable_span
 
 SCHEMA_VERSION = 2
 """The vocabulary's current version. An event that does not say ``schema_version`` is read as version 1,
@@ -66,7 +68,7 @@ Stance = Literal["supports", "opposes", "mixed", "undecided"]
 
 def _check_edtf(text: str) -> str:
     try:
-        parse_edtf(text)
+        recordable_span(text)
     except DateError as error:
         raise ValueError(str(error)) from None
     return text.strip()
@@ -84,10 +86,43 @@ EDTF = Annotated[
 ]
 
 
+def _check_day(value: object) -> date:
+    try:
+        return parse_iso_day(value)
+    except DateError as error:
+        raise ValueError(str(error)) from None
+
+
+Day = Annotated[date, BeforeValidator(_check_day)]
+"""A calendar day as ``YYYY-MM-DD`` (never a number read as a Unix timestamp), within the ledger's years."""
+
+MAX_AMOUNT = Decimal(10) ** 15
+"""Largest money value: a thousand trillion, far above any aid package."""
+
+MAX_SIZE = Decimal(10) ** 9
+"""Largest territory size: more square kilometres than the Earth's surface."""
+
+MAX_PLACES = 6
+"""Most decimal places a figure may have."""
+
+MAX_TEXT = 100_000
+"""Longest text field, in characters."""
+
+
+def _few_places(value: Decimal) -> Decimal:
+    if value and value.normalize().as_tuple().exponent < -MAX_PLACES:  # type: ignore[operator]  # finite: pydantic refuses NaN and infinity
+        raise ValueError(f"a figure has at most {MAX_PLACES} decimal places")
+    return value
+
+
+Figure = Annotated[Decimal, AfterValidator(_few_places)]
+"""A finite decimal with at most :data:`MAX_PLACES` places (its range is set where it is used)."""
+
+
 class Model(BaseModel):
     """Strict base: unknown fields are errors, so a typo never passes silently."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, defer_build=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, str_max_length=MAX_TEXT, defer_build=True)
 
 
 # --- evidence --------------------------------------------------------------------------
@@ -99,7 +134,7 @@ class Source(Model):
     document: Slug | None = Field(None, description="Id of a document in the sources registry")
     url: str | None = Field(None, description="URL of the source, when there is no registry document")
     outlet: str = Field(min_length=1, description="Publisher, e.g. 'The Washington Post'")
-    published: date = Field(description="Publication date of the source")
+    published: Day = Field(description="Publication date of the source")
     quote: str | None = Field(None, description="Verbatim words of an official or actor, as printed")
     attribution: Literal[
         "on_record_official", "anonymous_official", "unnamed_source", "document", "journalist", "adversary_official", "on_record_expert"
@@ -109,7 +144,7 @@ class Source(Model):
         "a document, the journalist, an adversary official, or a named non-official expert (analyst, former official)"
     )
     speaker: Slug | None = Field(None, description="Actor id of a named speaker (on-record or adversary official)")
-    count: int | None = Field(None, ge=1, description="How many anonymous officials or unnamed sources, when stated")
+    count: int | None = Field(None, ge=1, le=1_000_000, description="How many anonymous officials or unnamed sources, when stated")
     reliability: Literal["A", "B", "C", "D", "E", "F"] | None = Field(
         None, description="Admiralty code source reliability, A (reliable) to F (cannot be judged)"
     )
@@ -145,7 +180,7 @@ class Envelope(Model):
 
     id: Slug = Field(description="Stable, human-readable id, unique in the ledger")
     occurred: EDTF = Field(description="When it happened in the world (EDTF; often uncertain)")
-    reported: date = Field(description="When it first became public")
+    reported: Day = Field(description="When it first became public")
     actors: list[Slug] = Field(min_length=1, description="Actor ids from the actors registry")
     summary: str = Field(min_length=1, description="What happened, in the ledger's own words")
     sources: list[Source] = Field(min_length=1, description="The evidence: at least one source")
@@ -199,7 +234,7 @@ class RestrictionChange(Model):
     targets: list[str] | None = None
     purpose: str | None = None
     conditions: list[str] | None = None
-    effective: date | None = Field(None, description="When the change takes effect, if not when it was decided")
+    effective: Day | None = Field(None, description="When the change takes effect, if not when it was decided")
 
 
 class PolicyChange(Envelope):
@@ -235,7 +270,7 @@ class Statement(Envelope):
 
 
 class Size(Model):
-    value: Decimal = Field(gt=0)
+    value: Figure = Field(gt=0, le=MAX_SIZE)
     unit: Literal["sq_km", "sq_mi", "settlements"]
     qualifier: Qualifier = Field("exact", description="How the source hedges the figure: 'nearly 500' is nearly")
 
@@ -255,7 +290,7 @@ class Battlefield(Envelope):
 
 
 class Value(Model):
-    amount: Decimal = Field(ge=0)
+    amount: Figure = Field(ge=0, le=MAX_AMOUNT)
     currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
     qualifier: Qualifier = Field("exact", description="How the announcement hedges the value: 'up to $125 million' is up_to")
 
@@ -286,6 +321,13 @@ class Correction(Envelope):
     )
     reason: str = Field(min_length=1)
 
+    @field_validator("amended")
+    @classmethod
+    def _amended_values_valid(cls, amended: dict[str, Any] | None) -> dict[str, Any] | None:
+        for problem in amendment_problems(amended or {}):
+            raise ValueError(problem)
+        return amended
+
     @model_validator(mode="after")
     def _amendment_has_fields(self) -> Correction:
         if self.action == "amend" and not self.amended:
@@ -305,6 +347,88 @@ EVENT_CLASSES = {
     cls.model_fields["kind"].annotation.__args__[0]: cls  # type: ignore[union-attr]  # every kind field is a Literal
     for cls in (PolicyChange, Request, Statement, Battlefield, AidPackage, Correction)
 }
+
+
+# --- what an amendment may say ---------------------------------------------------------------
+
+
+def amendment_problems(amended: dict[str, Any]) -> list[str]:
+    """Why an amendment's values could not be part of any event (empty when they could).
+
+    An amendment names fields of the event it corrects, which may be of any
+    kind; each value must be valid for that field in at least one kind, with the
+    same bounds as the event's own fields (so an amended date or amount is as
+    safe to project as a recorded one). A mapping merges into a nested object
+    (:func:`apply_amendment`), so each of its keys is checked against that object's fields.
+    """
+    problems = []
+    fields = _amendable_fields()
+    for name, value in amended.items():
+        if name in ("id", "kind"):
+            continue  # refused with its own message by the correction's own check
+        if name not in fields:
+            problems.append(f"{name}: not a field of any kind of event")
+            continue
+        reason = _field_problem(fields[name], value)
+        if reason:
+            problems.append(f"{name}: {reason}")
+    return problems
+
+
+def _field_problem(candidates: list[tuple[TypeAdapter, type[Model] | None]], value: Any) -> str | None:
+    reasons, nested_reasons = [], []
+    for adapter, nested in candidates:
+        try:
+            adapter.validate_python(value)
+            return None
+        except ValidationError as error:
+            reasons.append(_first_error(error))
+        if nested is not None and isinstance(value, dict) and value:
+            inner = _nested_problem(nested, value)
+            if inner is None:
+                return None
+            nested_reasons.append(inner)  # a mapping for an object: what its keys got wrong says the most
+    return (nested_reasons or reasons or ["not a valid value"])[0]
+
+
+def _nested_problem(model: type[Model], value: dict[str, Any]) -> str | None:
+    for key, item in value.items():
+        info = model.model_fields.get(key)
+        if info is None:
+            return f"{key}: unknown field"
+        try:
+            _field_adapter(model, key).validate_python(item)
+        except ValidationError as error:
+            return f"{key}: {_first_error(error)}"
+    return None
+
+
+def _first_error(error: ValidationError) -> str:
+    item = error.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in item["loc"])
+    message = item["msg"].removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
+
+
+@functools.cache
+def _field_adapter(model: type[Model], name: str) -> TypeAdapter:
+    info = model.model_fields[name]
+    if not info.metadata:
+        return TypeAdapter(info.annotation)
+    return TypeAdapter(Annotated[(info.annotation, *info.metadata)])
+
+
+@functools.cache
+def _amendable_fields() -> dict[str, list[tuple[TypeAdapter, type[Model] | None]]]:
+    found: dict[str, list[tuple[TypeAdapter, type[Model] | None]]] = {}
+    for cls in EVENT_CLASSES.values():
+        for name, info in cls.model_fields.items():
+            nested = next(
+                (t for t in (info.annotation, *getattr(info.annotation, "__args__", ())) if isinstance(t, type) and issubclass(t, Model)),
+                None,
+            )
+            found.setdefault(name, []).append((_field_adapter(cls, name), nested))
+    return found
 
 
 @functools.cache

@@ -107,13 +107,21 @@ def iso_or_none(day: date | None) -> str | None:
 
 
 def number(text: Any) -> int | float | None:
-    """An amount as a JSON number (events hold decimals as text): int when whole, else float."""
+    """An amount as a JSON number (events hold decimals as text): int when whole, else float.
+
+    Total: ``int()`` of a decimal like ``1e999999999`` would build a billion-digit
+    integer, so only amounts below 10**18 become integers.
+    """
     if text is None:
         return None
     try:
         value = Decimal(str(text))
     except InvalidOperation:
         return None
+    if not value.is_finite():
+        return None
+    if not -30 <= value.adjusted() < 18:  # no arithmetic: abs() alone overflows the context on 1e999999999
+        return float(value)  # float() of any finite decimal is quick: huge ones become inf, tiny ones 0.0
     return int(value) if value == value.to_integral_value() else float(value)
 
 

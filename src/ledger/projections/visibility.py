@@ -73,32 +73,72 @@ def resolve(events: Iterable[dict[str, Any]], cache: AmendmentCache | None = Non
         ids.sort(key=lambda key: (by_id[key]["reported"], key))
     settled: dict[str, Resolved | None] = {}
     cache = {} if cache is None else cache
-
-    def settle(event_id: str, path: frozenset[str]) -> Resolved | None:
-        if event_id in settled:
-            return settled[event_id]
-        if event_id in path:
-            return None  # corrections that correct each other in a cycle: the one reached again does not apply
-        data, applied = by_id[event_id], ()
-        for correction_id in targeting.get(event_id, ()):
-            correction = settle(correction_id, path | {event_id})
-            if correction is None:
-                continue
-            if correction.data["action"] == "retract":
-                settled[event_id] = None
-                return None
-            amended = amended_version(event_id, data, applied, correction_id, correction.data["amended"], cache)
-            if amended is not None:
-                data, applied = amended, (*applied, correction_id)  # type: ignore[assignment]  # applied grows from ()
-        settled[event_id] = Resolved(data, applied)
-        return settled[event_id]
-
     result = {}
     for event_id in sorted(by_id):
-        outcome = settle(event_id, frozenset())
+        outcome = _settle(event_id, by_id, targeting, settled, cache)
         if outcome is not None and by_id[event_id]["kind"] != "correction":
             result[event_id] = outcome
     return result
+
+
+class _Frame:
+    """One event being settled: its corrections are settled first, one at a time."""
+
+    __slots__ = ("applied", "data", "event_id", "next")
+
+    def __init__(self, event_id: str, data: dict[str, Any]) -> None:
+        self.event_id = event_id
+        self.data = data
+        self.applied: tuple[str, ...] = ()
+        self.next = 0
+
+
+def _settle(
+    event_id: str,
+    by_id: dict[str, dict[str, Any]],
+    targeting: dict[str, list[str]],
+    settled: dict[str, Resolved | None],
+    cache: AmendmentCache,
+) -> Resolved | None:
+    """``event_id`` as its corrections (settled first, themselves corrected) leave it; None if retracted.
+
+    A loop with its own stack rather than recursion, so a chain of corrections
+    each correcting the one before settles however long it is. A correction
+    reached again while it is being settled (corrections in a cycle) does not apply.
+    """
+    if event_id in settled:
+        return settled[event_id]
+    stack = [_Frame(event_id, by_id[event_id])]
+    on_stack = {event_id}
+    outcome: Resolved | None = None  # what the frame above the top one settled to
+    returning = False
+    while stack:
+        frame = stack[-1]
+        corrections = targeting.get(frame.event_id, ())
+        if returning:
+            returning = False
+            correction_id = corrections[frame.next]
+            frame.next += 1
+            if outcome is not None:
+                if outcome.data["action"] == "retract":
+                    settled[frame.event_id], outcome, returning = None, None, True
+                    on_stack.discard(stack.pop().event_id)
+                    continue
+                amended = amended_version(frame.event_id, frame.data, frame.applied, correction_id, outcome.data["amended"], cache)
+                if amended is not None:
+                    frame.data, frame.applied = amended, (*frame.applied, correction_id)
+        if frame.next < len(corrections):
+            correction_id = corrections[frame.next]
+            if correction_id in settled or correction_id in on_stack:
+                outcome, returning = settled.get(correction_id), True  # settled before, or in a cycle: does not apply
+                continue
+            stack.append(_Frame(correction_id, by_id[correction_id]))
+            on_stack.add(correction_id)
+            continue
+        outcome = settled[frame.event_id] = Resolved(frame.data, frame.applied)
+        returning = True
+        on_stack.discard(stack.pop().event_id)
+    return outcome
 
 
 def amended_version(
