@@ -30,6 +30,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from ledger.dates import DateError, DateSpan, parse_edtf, parse_iso_day, recordable_span
 
@@ -66,11 +67,16 @@ RestrictionStatus = Literal["prohibited", "permitted", "conditional", "under_rev
 Stance = Literal["supports", "opposes", "mixed", "undecided"]
 
 
+def _invalid(reason: str) -> PydanticCustomError:
+    """A validation error whose message is ``reason`` alone (a ValueError's would start 'Value error, ')."""
+    return PydanticCustomError("invalid", "{reason}", {"reason": reason})
+
+
 def _check_edtf(text: str) -> str:
     try:
         recordable_span(text)
     except DateError as error:
-        raise ValueError(str(error)) from None
+        raise _invalid(str(error)) from None
     return text.strip()
 
 
@@ -90,7 +96,7 @@ def _check_day(value: object) -> date:
     try:
         return parse_iso_day(value)
     except DateError as error:
-        raise ValueError(str(error)) from None
+        raise _invalid(str(error)) from None
 
 
 Day = Annotated[date, BeforeValidator(_check_day)]
@@ -111,7 +117,7 @@ MAX_TEXT = 100_000
 
 def _few_places(value: Decimal) -> Decimal:
     if value and value.normalize().as_tuple().exponent < -MAX_PLACES:  # type: ignore[operator]  # finite: pydantic refuses NaN and infinity
-        raise ValueError(f"a figure has at most {MAX_PLACES} decimal places")
+        raise _invalid(f"a figure has at most {MAX_PLACES} decimal places")
     return value
 
 
@@ -325,7 +331,7 @@ class Correction(Envelope):
     @classmethod
     def _amended_values_valid(cls, amended: dict[str, Any] | None) -> dict[str, Any] | None:
         for problem in amendment_problems(amended or {}):
-            raise ValueError(problem)
+            raise _invalid(problem)
         return amended
 
     @model_validator(mode="after")

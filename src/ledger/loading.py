@@ -251,6 +251,8 @@ def parse_yaml(text: str) -> Any:
     try:
         _check_yaml_events(text)
         return yaml.load(text, Loader=EventLoader)
+    except LoadError:
+        raise
     except yaml.YAMLError as error:
         raise LoadError(f"not valid YAML: {' '.join(str(error).split())}") from None
     except (ValueError, RecursionError) as error:  # a constructor's own error: an integer too long to convert, say
