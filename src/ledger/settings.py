@@ -59,3 +59,32 @@ def history_budget_mb() -> int:
 def available_cpus() -> int:
     """The CPUs this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def postgres_environment(url: str) -> dict[str, str]:
+    """eventsourcing's ``POSTGRES_*`` settings for a ``postgresql://`` URL.
+
+    What the URL leaves out comes from libpq's own variables (``PGHOST``,
+    ``PGPORT``, ``PGUSER``, ``PGPASSWORD``, ``PGDATABASE``), else is left empty
+    for libpq's defaults: the local socket, port 5432, the login name, and the
+    password from ``~/.pgpass`` (``PGPASSFILE``). ``LEDGER_PG_POOL_SIZE`` sets
+    how many connections a ledger keeps open (default 2).
+    """
+    from psycopg.conninfo import conninfo_to_dict
+
+    parts = conninfo_to_dict(url)
+
+    def part(key: str, variable: str) -> str:
+        return str(parts.get(key) or os.environ.get(variable) or "")
+
+    return {
+        "POSTGRES_DBNAME": part("dbname", "PGDATABASE"),
+        "POSTGRES_HOST": part("host", "PGHOST"),
+        "POSTGRES_PORT": part("port", "PGPORT"),
+        "POSTGRES_USER": part("user", "PGUSER"),
+        "POSTGRES_PASSWORD": part("password", "PGPASSWORD"),
+        "POSTGRES_POOL_SIZE": os.environ.get("LEDGER_PG_POOL_SIZE", "").strip() or "2",
+        "POSTGRES_MAX_OVERFLOW": "2",
+        "POSTGRES_CONNECT_TIMEOUT": "10",
+        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "60",
+    }

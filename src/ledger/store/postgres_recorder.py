@@ -1,0 +1,247 @@
+"""Writing a PostgreSQL ledger: eventsourcing's PostgreSQL recorder, plus the chain, the codec and the lock.
+
+:class:`PostgresLedgerRecorder` subclasses the library's
+``PostgresApplicationRecorder`` as the SQLite recorder subclasses
+``SQLiteApplicationRecorder``: the library makes ``stored_events`` and its
+connection pool; the recorder adds the ledger's tables and triggers
+(:data:`ledger.store.postgres.LEDGER_SCHEMA`) and the one append.
+
+An append is one transaction:
+
+1. ``pg_advisory_xact_lock`` (:data:`~ledger.store.postgres.APPEND_LOCK`):
+   appends queue here, one at a time, until the previous one commits or rolls
+   back. The library takes ``LOCK TABLE ... IN EXCLUSIVE MODE`` instead; that
+   needs UPDATE, DELETE or TRUNCATE privilege on the table, which a writer role
+   must not have (docs/postgres.md), while an advisory lock needs none.
+2. inside the lock: which ids are already recorded (same content: skipped;
+   other content: :class:`DuplicateEvent`, nothing written), the head, the
+   compression dictionary (trained, as SQLite does, by the append that brings
+   the ledger to its training size);
+3. the events at the next consecutive positions (given explicitly, so a rolled
+   back append leaves no gap, as a sequence would), their chain entries, a new
+   dictionary if any, the registry entries; then commit.
+
+A writer killed anywhere before the commit leaves nothing: PostgreSQL rolls the
+transaction back when its connection drops.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from eventsourcing.application import Application
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.utils import get_topic
+from psycopg.rows import tuple_row
+from psycopg.sql import SQL, Composed
+
+from ledger import settings
+from ledger.store import (
+    EPOCH,
+    GENESIS,
+    MICROSECOND,
+    RECORDED_TOPIC,
+    TRAINING_MIN,
+    TRAINING_SAMPLES,
+    StateCodec,
+    entry_hex,
+    train_dictionary,
+)
+from ledger.store.interface import Appended, DuplicateEvent, PreparedEvent, RegistryEntry, StoreBackend, StoreError
+from ledger.store.postgres import APPEND_LOCK, EVENTS_TABLE, LEDGER_SCHEMA, Cursor, PostgresReader, connect, has_ledger, redacted
+
+INSERT_EVENTS = (
+    f"INSERT INTO {EVENTS_TABLE} (originator_id, originator_version, topic, state, notification_id) "
+    "SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[], %s::bigint[])"
+)
+INSERT_CHAIN = (
+    "INSERT INTO ledger_chain (position, event_id, content_hash, chain_hash, recorded_at, batch) "
+    "SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[])"
+)
+UPSERT_REGISTRY = (
+    "INSERT INTO ledger_registry (kind, id, data) SELECT * FROM unnest(%s::text[], %s::text[], %s::text[]) "
+    "ON CONFLICT (kind, id) DO UPDATE SET data = EXCLUDED.data, revision = nextval('ledger_registry_revision') "
+    "WHERE ledger_registry.data IS DISTINCT FROM EXCLUDED.data"
+)
+
+
+class PostgresLedgerRecorder(PostgresApplicationRecorder):
+    """The library's PostgreSQL recorder, plus the hash chain, the state codec, the append lock and the triggers."""
+
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = EVENTS_TABLE) -> None:
+        super().__init__(datastore, events_table_name=EVENTS_TABLE)  # one table name on every backend
+        self.sql_create_statements.extend(Composed([SQL(statement)]) for statement in LEDGER_SCHEMA)  # constant statements, no user input
+        self.codec = StateCodec(self._dictionaries)
+
+    @contextmanager
+    def cursor(self) -> Iterator[Cursor]:
+        """A tuple-row cursor on a pooled (autocommit) connection."""
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as c:
+            yield c
+
+    def _dictionaries(self) -> list[tuple[int, bytes]]:
+        with self.cursor() as c:
+            c.execute("SELECT id, dictionary FROM ledger_codec")
+            return [(key, bytes(dictionary)) for key, dictionary in c.fetchall()]
+
+    def append_entries(self, prepared: Sequence[PreparedEvent], registry: Sequence[RegistryEntry], recorded_at: datetime) -> Appended:
+        """Record events, their chain entries and registry entries in one transaction, under the append lock."""
+        trained_id: int | None = None
+        try:
+            with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor(row_factory=tuple_row) as c:
+                c.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))
+                fresh, skipped = self._new_events(c, prepared)
+                positions: list[int] = []
+                if fresh:
+                    c.execute("SELECT position, chain_hash FROM ledger_chain ORDER BY position DESC LIMIT 1")
+                    row = c.fetchone()
+                    head, previous = (row[0], bytes.fromhex(row[1])) if row else (0, GENESIS)
+                    dictionary_id, trained = self._dictionary_for(c, head, fresh)
+                    if trained is not None:
+                        trained_id = dictionary_id
+                    positions = list(range(head + 1, head + 1 + len(fresh)))
+                    self._insert(c, fresh, positions, previous, dictionary_id, recorded_at)
+                    if trained is not None:
+                        c.execute("INSERT INTO ledger_codec VALUES (%s, %s, %s, %s)", (dictionary_id, trained[0], positions[0], trained[1]))
+                if registry:
+                    entries = {(kind, key): json.dumps(data, sort_keys=True) for kind, key, data in registry}  # the last of a key wins
+                    c.execute(UPSERT_REGISTRY, ([kind for kind, _ in entries], [key for _, key in entries], list(entries.values())))
+        except BaseException:
+            if trained_id is not None:
+                self.codec.forget(trained_id)
+            raise
+        return Appended(positions, skipped)
+
+    def _new_events(self, c: Cursor, prepared: Sequence[PreparedEvent]) -> tuple[list[PreparedEvent], list[str]]:
+        """The events to record (first of each id, not yet in the store) and the ids skipped; raises on a conflicting id."""
+        hashes = {event.event_id: hashlib.sha256(event.canonical).hexdigest() for event in reversed(prepared)}
+        c.execute("SELECT event_id, content_hash FROM ledger_chain WHERE event_id = ANY(%s)", (list(hashes),))
+        recorded: dict[str, str] = dict(c.fetchall())
+        fresh: list[PreparedEvent] = []
+        skipped: list[str] = []
+        conflicts: list[str] = []
+        seen: dict[str, str] = {}
+        for event in prepared:
+            digest = hashlib.sha256(event.canonical).hexdigest()
+            known = recorded.get(event.event_id, seen.get(event.event_id))
+            if known is None:
+                seen[event.event_id] = digest
+                fresh.append(event)
+            elif known == digest:
+                skipped.append(event.event_id)
+            else:
+                conflicts.append(event.event_id)
+        if conflicts:
+            raise DuplicateEvent(conflicts)
+        return fresh, skipped
+
+    def _dictionary_for(self, c: Cursor, stored: int, fresh: Sequence[PreparedEvent]) -> tuple[int, tuple[bytes, int] | None]:
+        """The dictionary this append compresses with (0: none), and (dictionary, samples) when it trains a new one.
+
+        The same rule as the SQLite store: the newest dictionary; else, when this
+        append brings the ledger to :data:`TRAINING_MIN` events, one trained on
+        the last :data:`TRAINING_SAMPLES` events (stored ones first, then this
+        append's), so the same appends give the same bytes on either backend.
+        """
+        c.execute("SELECT id, dictionary FROM ledger_codec ORDER BY id DESC LIMIT 1")
+        row = c.fetchone()
+        if row is not None:
+            if not self.codec.knows(row[0]):
+                self.codec.add(row[0], bytes(row[1]))
+            return row[0], None
+        if stored + len(fresh) < TRAINING_MIN:
+            return 0, None
+        samples = [event.canonical for event in fresh[-TRAINING_SAMPLES:]]
+        if len(samples) < TRAINING_SAMPLES and stored:
+            c.execute(
+                f"SELECT state FROM {EVENTS_TABLE} ORDER BY notification_id DESC LIMIT %s",
+                (TRAINING_SAMPLES - len(samples),),
+            )
+            samples = [self.codec.canonical(bytes(state)) for (state,) in reversed(c.fetchall())] + samples
+        dictionary = train_dictionary(samples, 1)
+        if dictionary is None:
+            return 0, None
+        self.codec.add(1, dictionary)
+        return 1, (dictionary, len(samples))
+
+    def _insert(
+        self, c: Cursor, fresh: Sequence[PreparedEvent], positions: list[int], previous: bytes, dictionary_id: int, recorded_at: datetime
+    ) -> None:
+        encode = self.codec.encoder(dictionary_id, (recorded_at - EPOCH) // MICROSECOND)
+        ids = [event.event_id for event in fresh]
+        c.execute(
+            INSERT_EVENTS,
+            (
+                [entry_hex(event_id) for event_id in ids],
+                [1] * len(fresh),
+                [RECORDED_TOPIC] * len(fresh),
+                [encode(event.canonical) for event in fresh],
+                positions,
+            ),
+        )
+        content, chain = [], []
+        for event in fresh:
+            content.append(hashlib.sha256(event.canonical).hexdigest())
+            previous = hashlib.sha256(previous + event.canonical).digest()
+            chain.append(previous.hex())
+        when = recorded_at.isoformat()
+        c.execute(INSERT_CHAIN, (positions, ids, content, chain, [when] * len(fresh), [positions[0]] * len(fresh)))
+
+
+class PostgresLedgerApplication(Application[uuid.UUID]):
+    """The eventsourcing application over a PostgreSQL ledger (``repository.get`` works as usual)."""
+
+    name = "ledger"
+
+    def construct_event_store(self) -> Any:
+        if isinstance(self.recorder, PostgresLedgerRecorder):
+            self.mapper.compressor = self.recorder.codec  # states are compressed: the mapper decodes them through it
+        return super().construct_event_store()
+
+
+class PostgresBackend(PostgresReader, StoreBackend):
+    """A writable PostgreSQL ledger: the library's application and recorder, read through its pool."""
+
+    def __init__(self, location: str, create: bool = True) -> None:
+        with connect(location) as probe:
+            exists = has_ledger(probe)
+        if not exists and not create:
+            raise StoreError(f"no ledger at {redacted(location)}: run ledger ingest, or check --db")
+        self.app = PostgresLedgerApplication(
+            env={
+                "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "APPLICATION_RECORDER_TOPIC": get_topic(PostgresLedgerRecorder),
+                "IS_SNAPSHOTTING_ENABLED": "n",
+                # A writer role may not create tables: an existing ledger's are left as they are.
+                "CREATE_TABLE": "n" if exists else "y",
+                **settings.postgres_environment(location),
+            }
+        )
+        self.recorder: PostgresLedgerRecorder = self.app.recorder  # type: ignore[assignment]  # made from APPLICATION_RECORDER_TOPIC
+        super().__init__(location, cursor=self.recorder.cursor)
+        self.codec = self.recorder.codec
+
+    def close(self) -> None:
+        self.app.close()
+
+    def append(
+        self, prepared: Sequence[PreparedEvent], registry: Sequence[RegistryEntry] = (), recorded_at: datetime | None = None
+    ) -> Appended:
+        if not prepared and not registry:
+            return Appended([], [])
+        return self.recorder.append_entries(prepared, registry, _utc(recorded_at))
+
+
+def _utc(recorded_at: datetime | None) -> datetime:
+    """The time an append is recorded at, in UTC (a naive time is taken to be UTC)."""
+    if recorded_at is None:
+        return datetime.now(UTC)
+    if recorded_at.tzinfo is None:
+        return recorded_at.replace(tzinfo=UTC)
+    return recorded_at.astimezone(UTC)
