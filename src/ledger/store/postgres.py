@@ -82,6 +82,19 @@ LEDGER_SCHEMA = [
 ]
 """The ledger's own tables and triggers, created beside the library's ``stored_events`` (idempotent)."""
 
+WRITER_GRANTS = """\
+GRANT CONNECT ON DATABASE {database} TO {role};
+GRANT USAGE ON SCHEMA public TO {role};
+GRANT SELECT, INSERT ON stored_events, ledger_chain, ledger_codec TO {role};
+GRANT SELECT, INSERT, UPDATE ON ledger_registry TO {role};
+GRANT USAGE ON SEQUENCE ledger_registry_revision TO {role};
+"""
+"""What a writer role needs, and no more: no UPDATE, DELETE or TRUNCATE of events, chain or dictionaries, no DDL.
+
+Run by the ledger's owner (the role that created it) for a role made with
+``CREATE ROLE name LOGIN PASSWORD '...'``; readers need only the first two lines and SELECT.
+"""
+
 EVENT_COLUMNS = f"SELECT c.position, c.recorded_at, c.batch, c.chain_hash, s.state FROM ledger_chain c JOIN {EVENTS_TABLE} s ON s.notification_id = c.position"
 
 

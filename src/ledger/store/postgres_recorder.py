@@ -102,7 +102,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                     c.execute("SELECT position, chain_hash FROM ledger_chain ORDER BY position DESC LIMIT 1")
                     row = c.fetchone()
                     head, previous = (row[0], bytes.fromhex(row[1])) if row else (0, GENESIS)
-                    dictionary_id, trained = self._dictionary_for(c, head, fresh)
+                    dictionary_id, trained = self._dictionary_for(c, head, prepared)
                     if trained is not None:
                         trained_id = dictionary_id
                     positions = list(range(head + 1, head + 1 + len(fresh)))
@@ -141,13 +141,14 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             raise DuplicateEvent(conflicts)
         return fresh, skipped
 
-    def _dictionary_for(self, c: Cursor, stored: int, fresh: Sequence[PreparedEvent]) -> tuple[int, tuple[bytes, int] | None]:
+    def _dictionary_for(self, c: Cursor, stored: int, prepared: Sequence[PreparedEvent]) -> tuple[int, tuple[bytes, int] | None]:
         """The dictionary this append compresses with (0: none), and (dictionary, samples) when it trains a new one.
 
         The same rule as the SQLite store: the newest dictionary; else, when this
         append brings the ledger to :data:`TRAINING_MIN` events, one trained on
-        the last :data:`TRAINING_SAMPLES` events (stored ones first, then this
-        append's), so the same appends give the same bytes on either backend.
+        the last :data:`TRAINING_SAMPLES` events (stored ones first, then all
+        this append was given), so the same appends give the same bytes on
+        either backend.
         """
         c.execute("SELECT id, dictionary FROM ledger_codec ORDER BY id DESC LIMIT 1")
         row = c.fetchone()
@@ -155,9 +156,9 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             if not self.codec.knows(row[0]):
                 self.codec.add(row[0], bytes(row[1]))
             return row[0], None
-        if stored + len(fresh) < TRAINING_MIN:
+        if stored + len(prepared) < TRAINING_MIN:
             return 0, None
-        samples = [event.canonical for event in fresh[-TRAINING_SAMPLES:]]
+        samples = [event.canonical for event in prepared[-TRAINING_SAMPLES:]]
         if len(samples) < TRAINING_SAMPLES and stored:
             c.execute(
                 f"SELECT state FROM {EVENTS_TABLE} ORDER BY notification_id DESC LIMIT %s",
