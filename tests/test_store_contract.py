@@ -19,7 +19,7 @@ import psycopg
 import pytest
 
 from conftest import make_event
-from ledger.store import prepare_event
+from ledger.store import open_reader, prepare_event
 from ledger.store.interface import Appended, DuplicateEvent, Head, PreparedEvent, StoreBackend, StoreError
 
 BACKENDS = {"sqlite": "ledger.store.recorder", "postgres": "ledger.store.postgres"}
@@ -174,8 +174,7 @@ def test_recorded_times_are_utc_iso_strings_whatever_zone_they_were_given_in(sto
     assert [event.recorded_at for event in store.events(1)] == ["2024-06-01T12:00:00+00:00", "2024-06-01T14:30:00+00:00"]
 
 
-def test_a_reader_opened_on_the_location_sees_what_the_backend_wrote(store: StoreBackend, kind: str, location: str) -> None:
-    open_reader = importlib.import_module(BACKENDS[kind]).open_reader
+def test_a_reader_opened_on_the_location_sees_what_the_backend_wrote(store: StoreBackend, location: str) -> None:
     store.append(events("a", "b"), registry=[("actors", "kirby", {"id": "kirby"})])
     with open_reader(location) as reader:
         assert reader.head() == store.head()
@@ -238,3 +237,43 @@ def test_verify_names_the_first_position_where_a_tampered_chain_breaks(store: St
 def test_opening_a_missing_ledger_without_create_says_so(open_backend: Callable[..., StoreBackend], location: str) -> None:
     with pytest.raises(StoreError, match="no ledger"):
         open_backend(location, create=False)
+
+
+# -- the backends side by side -------------------------------------------------------------
+
+
+def test_both_backends_keep_the_same_bytes_the_same_chain_and_give_the_same_answers(tmp_path: Path, postgres_url: str) -> None:
+    sqlite_path = str(tmp_path / "ledger.db")
+    stores = [importlib.import_module(module).open_backend(where) for module, where in zip(BACKENDS.values(), (sqlite_path, postgres_url))]
+    many = [make_event(f"event-{i:04}", summary=f"Statement {i}.") for i in range(1200)]
+    appends = [(many[:400], T0), (many[400:1100], T0 + timedelta(hours=2)), (many[1000:], T0 + timedelta(days=3, microseconds=7))]
+    for store in stores:
+        for batch, when in appends:
+            store.append([prepare_event(data) for data in batch], registry=[("actors", "kirby", {"id": "kirby"})], recorded_at=when)
+
+    def answers(store: StoreBackend) -> list[Any]:
+        return [
+            store.head(),
+            store.count(),
+            store.batches(),
+            list(store.events(1)),
+            store.events_at([1, 500, 1200]),
+            store.positions_of(["event-0003", "event-1199"]),
+            store.get("event-0999"),
+            [store.position_at((T0 + timedelta(hours=hours)).isoformat()) for hours in (-1, 0, 1, 2, 80)],
+            store.registry(),
+            store.verify(),
+        ]
+
+    sqlite_store, postgres_store = stores
+    assert answers(sqlite_store) == answers(postgres_store)
+    with sqlite3.connect(sqlite_path) as conn:
+        sqlite_rows = conn.execute("SELECT state FROM stored_events ORDER BY rowid").fetchall()
+        sqlite_codec = conn.execute("SELECT * FROM ledger_codec").fetchall()
+    with psycopg.connect(postgres_url) as pg:
+        postgres_rows = pg.execute("SELECT state FROM stored_events ORDER BY notification_id").fetchall()
+        postgres_codec = pg.execute("SELECT * FROM ledger_codec").fetchall()
+    assert sqlite_codec == postgres_codec and len(sqlite_codec) == 1
+    assert [bytes(row[0]) for row in sqlite_rows] == [bytes(row[0]) for row in postgres_rows]
+    for store in stores:
+        store.close()

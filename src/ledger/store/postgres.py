@@ -22,18 +22,17 @@ through eventsourcing's PostgreSQL recorder and its connection pool.
 from __future__ import annotations
 
 import hashlib
-import struct
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
 import orjson
 import psycopg
-import zstandard
 from psycopg.rows import tuple_row
 
-from ledger.store import GENESIS, StateCodec
+from ledger.store.codec import StateCodec
 from ledger.store.interface import Batch, Head, RecordedEvent, StoreBackend, StoreError, StoreReader, Verification
+from ledger.store.recorder import verify_chain
 
 EVENTS_TABLE = "stored_events"
 URL_SCHEMES = ("postgresql://", "postgres://")
@@ -239,32 +238,13 @@ class PostgresReader(StoreReader):
     # -- checking ----------------------------------------------------------------------------
 
     def verify(self) -> Verification:
-        """Recompute the chain over every stored event and chain entry, streamed in position order."""
-        previous = GENESIS
-        count = 0
+        """Recompute the chain over every stored event and chain entry, streamed in position order (as SQLite's verify)."""
         sql = (
             f"SELECT s.notification_id, s.state, c.position, c.event_id, c.content_hash, c.chain_hash "
             f"FROM {EVENTS_TABLE} s FULL OUTER JOIN ledger_chain c ON c.position = s.notification_id "
             f"ORDER BY coalesce(c.position, s.notification_id), s.notification_id"
         )
-        for stored_position, state, position, event_id, stored_hash, chain_hash in self._stream(sql):
-            where = position if position is not None else stored_position
-            if stored_position is None:
-                return Verification(False, count, None, where, "the stored event for this chain entry is missing")
-            if position is None:
-                return Verification(False, count, None, where, "a stored event has no hash-chain entry")
-            try:
-                canonical = self.codec.canonical(bytes(state))
-                stored_id = orjson.loads(canonical).get("id")
-            except (ValueError, KeyError, TypeError, AttributeError, struct.error, zstandard.ZstdError, StoreError):
-                return Verification(False, count, None, where, "the stored event is not readable")
-            if stored_id != event_id or hashlib.sha256(canonical).hexdigest() != stored_hash:
-                return Verification(False, count, None, where, "the stored event does not match its recorded hash")
-            previous = hashlib.sha256(previous + canonical).digest()
-            if previous.hex() != chain_hash:
-                return Verification(False, count, None, where, "the hash chain breaks here")
-            count += 1
-        return Verification(True, count, previous.hex() if count else None)
+        return verify_chain(self._stream(sql), self.codec)
 
     def _stream(self, sql: str) -> Iterator[tuple[Any, ...]]:
         """Rows of ``sql`` through a server-side cursor, so a whole ledger is read in bounded memory."""

@@ -29,32 +29,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
-from eventsourcing.application import Application
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import get_topic
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed
 
 from ledger import settings
-from ledger.store import (
-    EPOCH,
-    GENESIS,
-    MICROSECOND,
-    RECORDED_TOPIC,
-    TRAINING_MIN,
-    TRAINING_SAMPLES,
-    StateCodec,
-    entry_hex,
-    train_dictionary,
-)
+from ledger.store.codec import RECORDED_TOPIC, TRAINING_MIN, TRAINING_SAMPLES, StateCodec, recorded_us, train_dictionary
 from ledger.store.interface import Appended, DuplicateEvent, PreparedEvent, RegistryEntry, StoreBackend, StoreError
+from ledger.store.library import CodecCompressor, LedgerApplication
 from ledger.store.postgres import APPEND_LOCK, EVENTS_TABLE, LEDGER_SCHEMA, Cursor, PostgresReader, connect, has_ledger, redacted
+from ledger.store.recorder import GENESIS, entry_hex, utc
 
 INSERT_EVENTS = (
     f"INSERT INTO {EVENTS_TABLE} (originator_id, originator_version, topic, state, notification_id) "
@@ -174,7 +163,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
     def _insert(
         self, c: Cursor, fresh: Sequence[PreparedEvent], positions: list[int], previous: bytes, dictionary_id: int, recorded_at: datetime
     ) -> None:
-        encode = self.codec.encoder(dictionary_id, (recorded_at - EPOCH) // MICROSECOND)
+        encode = self.codec.encoder(dictionary_id, recorded_us(recorded_at))
         ids = [event.event_id for event in fresh]
         c.execute(
             INSERT_EVENTS,
@@ -195,17 +184,6 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         c.execute(INSERT_CHAIN, (positions, ids, content, chain, [when] * len(fresh), [positions[0]] * len(fresh)))
 
 
-class PostgresLedgerApplication(Application[uuid.UUID]):
-    """The eventsourcing application over a PostgreSQL ledger (``repository.get`` works as usual)."""
-
-    name = "ledger"
-
-    def construct_event_store(self) -> Any:
-        if isinstance(self.recorder, PostgresLedgerRecorder):
-            self.mapper.compressor = self.recorder.codec  # states are compressed: the mapper decodes them through it
-        return super().construct_event_store()
-
-
 class PostgresBackend(PostgresReader, StoreBackend):
     """A writable PostgreSQL ledger: the library's application and recorder, read through its pool."""
 
@@ -214,7 +192,7 @@ class PostgresBackend(PostgresReader, StoreBackend):
             exists = has_ledger(probe)
         if not exists and not create:
             raise StoreError(f"no ledger at {redacted(location)}: run ledger ingest, or check --db")
-        self.app = PostgresLedgerApplication(
+        self.app = LedgerApplication(
             env={
                 "PERSISTENCE_MODULE": "eventsourcing.postgres",
                 "APPLICATION_RECORDER_TOPIC": get_topic(PostgresLedgerRecorder),
@@ -225,6 +203,7 @@ class PostgresBackend(PostgresReader, StoreBackend):
             }
         )
         self.recorder: PostgresLedgerRecorder = self.app.recorder  # type: ignore[assignment]  # made from APPLICATION_RECORDER_TOPIC
+        self.app.mapper.compressor = CodecCompressor(self.recorder.codec)  # states are compressed: the mapper decodes them through it
         super().__init__(location, cursor=self.recorder.cursor)
         self.codec = self.recorder.codec
 
@@ -236,13 +215,4 @@ class PostgresBackend(PostgresReader, StoreBackend):
     ) -> Appended:
         if not prepared and not registry:
             return Appended([], [])
-        return self.recorder.append_entries(prepared, registry, _utc(recorded_at))
-
-
-def _utc(recorded_at: datetime | None) -> datetime:
-    """The time an append is recorded at, in UTC (a naive time is taken to be UTC)."""
-    if recorded_at is None:
-        return datetime.now(UTC)
-    if recorded_at.tzinfo is None:
-        return recorded_at.replace(tzinfo=UTC)
-    return recorded_at.astimezone(UTC)
+        return self.recorder.append_entries(prepared, registry, utc(recorded_at))
