@@ -21,7 +21,7 @@ COMMANDS = {
     "ingest": "core", "log": "core", "show": "core", "verify": "core", "schema": "core",
     "replay": "timetravel", "audit": "timetravel", "diff": "timetravel", "timeline": "timetravel",
     "project": "readmodel", "migrate": "readmodel", "serve": "readmodel",
-    "bench": "bench",
+    "bench": "bench", "copy": "copy",
 }  # fmt: skip
 """Command name to the module of ``ledger.cli`` that defines it (in that module's ``COMMANDS`` list)."""
 
