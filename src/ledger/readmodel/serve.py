@@ -6,6 +6,9 @@ Datasette keys table descriptions and canned queries by database name. Plain
 name the shipped ``metadata.yml`` uses. ``ledger serve`` mounts the read model
 as ``ledger`` whatever its file is called (URLs like ``/ledger/restrictions_as_of``)
 and renames the metadata to match.
+
+Every request is bounded in time, memory and result size, and canned queries
+answer POST as they answer GET (:mod:`ledger.readmodel.bounds`).
 """
 
 from __future__ import annotations
@@ -53,7 +56,10 @@ def build_datasette(view_path: str | os.PathLike[str], immutable: bool = False, 
     from datasette.app import Datasette
     from datasette.database import Database
 
+    from ledger.readmodel.bounds import install
+
     quiet_error_pages()
+    install()
     path = os.fspath(view_path)
     if not Path(path).exists():
         raise FileNotFoundError(path)
