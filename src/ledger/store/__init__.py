@@ -298,6 +298,32 @@ class LedgerStore:
         """Recompute the hash chain from the stored events; report the first position that does not match."""
         return self.backend.verify()
 
+    # -- the Merkle log (see StoreReader; ledger.proofs builds checkpoints and proofs on these) --------
+
+    def log_size(self) -> int:
+        return self.backend.log_size()
+
+    def leaf_hashes(self, size: int | None = None) -> list[bytes]:
+        return self.backend.leaf_hashes(size)
+
+    def leaf_inputs(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int | None, bytes | None]]:
+        return self.backend.leaf_inputs(start, end)
+
+    def leaf_input(self, leaf: int) -> bytes:
+        return self.backend.leaf_input(leaf)
+
+    def leaf_of(self, event_id: str) -> int | None:
+        return self.backend.leaf_of(event_id)
+
+    def log_position(self, size: int) -> int:
+        return self.backend.log_position(size)
+
+    def checkpoints(self) -> list[str]:
+        return self.backend.checkpoints()
+
+    def put_checkpoint(self, size: int, root: str, time: str, key_id: str | None, document: str) -> None:
+        self.backend.put_checkpoint(size, root, time, key_id, document)
+
 
 def open_store(db: str | os.PathLike[str] | None = None, backend: str | None = None, create: bool = True) -> LedgerStore:
     """Open the ledger store at ``db`` (a path or a PostgreSQL URL), else where the settings say (``LEDGER_DB``, ``LEDGER_BACKEND``).

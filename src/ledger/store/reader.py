@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from ledger.store import log
 from ledger.store.codec import StateCodec
 from ledger.store.interface import Batch, Head, RecordedEvent, StoreError, StoreReader, Verification
 
@@ -159,6 +160,26 @@ class SQLiteReader(StoreReader):
         """How many entries, and the newest rowid (a replaced entry gets a new one)."""
         count, last = self._rows("SELECT COUNT(*), COALESCE(MAX(rowid), 0) FROM ledger_registry")[0]
         return f"{count}:{last}"
+
+    # -- the Merkle log (ledger.store.log) ------------------------------------------------------
+
+    def log_size(self) -> int:
+        return log.log_size(self.conn)
+
+    def leaf_hashes(self, size: int | None = None) -> list[bytes]:
+        return log.leaf_hashes(self.conn, size)
+
+    def leaf_inputs(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int | None, bytes | None]]:
+        return log.leaf_inputs(self.conn, self.codec, start, end)
+
+    def leaf_of(self, event_id: str) -> int | None:
+        return log.leaf_of(self.conn, event_id)
+
+    def log_position(self, size: int) -> int:
+        return log.log_position(self.conn, size)
+
+    def checkpoints(self) -> list[str]:
+        return log.checkpoints(self.conn)
 
     # -- checking ----------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from typing import Any
 import orjson
 import zstandard
 
+from ledger.store import log
 from ledger.store.codec import RECORDED_TOPIC, TRAINING_MIN, TRAINING_SAMPLES, StateCodec, recorded_us, train_dictionary
 from ledger.store.interface import (
     Appended,
@@ -133,13 +134,14 @@ class SQLiteBackend(SQLiteReader, StoreBackend):
 
     def _create_schema(self) -> None:
         existing = {name for (name,) in self._rows("SELECT name FROM sqlite_master")}
-        if {"stored_events", "ledger_chain", "ledger_registry", "ledger_codec"} <= existing:
+        if {"stored_events", "ledger_chain", "ledger_registry", "ledger_codec", *log.SCHEMA_NAMES} <= existing:
             return
         if self.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             self.conn.execute("PRAGMA journal_mode=WAL")
         with self.write():
             for statement in SCHEMA:
                 self.conn.execute(statement)
+            log.build_log(self.conn, self.codec)  # the Merkle log, built from the events of a store written before it
 
     def close(self) -> None:
         if self._app is not None:
@@ -169,6 +171,10 @@ class SQLiteBackend(SQLiteReader, StoreBackend):
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
+
+    def put_checkpoint(self, size: int, root: str, time: str, key_id: str | None, document: str) -> None:
+        with self.write():
+            log.put_checkpoint(self.conn, size, root, time, key_id, document)
 
     # -- the append ----------------------------------------------------------------------------
 
@@ -210,12 +216,14 @@ class SQLiteBackend(SQLiteReader, StoreBackend):
         Everything an append writes is written here, in this transaction.
         """
         c = self.conn
+        changed = log.changed_registry(c, registry)  # read before the entries replace the old ones
         if registry:
             c.executemany(
                 "INSERT OR REPLACE INTO ledger_registry VALUES (?, ?, ?)",
                 [(kind, key, json.dumps(data, sort_keys=True)) for kind, key, data in registry],
             )
         if not events:
+            log.append_leaves(c, changed, [], recorded_at)
             return []
         c.executemany(INSERT_EVENT, [(entry_hex(event.event_id), RECORDED_TOPIC, state) for event, state in events])
         last = c.execute("SELECT MAX(rowid) FROM stored_events").fetchone()[0]
@@ -227,6 +235,7 @@ class SQLiteBackend(SQLiteReader, StoreBackend):
             previous = hashlib.sha256(previous + event.canonical).digest()
             chain.append((position, event.event_id, hashlib.sha256(event.canonical).hexdigest(), previous.hex(), recorded_at, first))
         c.executemany("INSERT INTO ledger_chain VALUES (?, ?, ?, ?, ?, ?)", chain)
+        log.append_leaves(c, changed, [(position, event.canonical) for position, (event, _) in enumerate(events, start=first)], recorded_at)
         return list(range(first, last + 1))
 
     def _unrecorded(self, prepared: Sequence[PreparedEvent]) -> tuple[list[int], list[str]]:
