@@ -22,6 +22,7 @@ COMMANDS = {
     "replay": "timetravel", "audit": "timetravel", "diff": "timetravel", "timeline": "timetravel",
     "project": "readmodel", "migrate": "readmodel", "serve": "readmodel",
     "bench": "bench", "copy": "copy",
+    "keygen": "proof", "checkpoint": "proof", "prove": "proof", "verify-proof": "proof",
 }  # fmt: skip
 """Command name to the module of ``ledger.cli`` that defines it (in that module's ``COMMANDS`` list)."""
 
