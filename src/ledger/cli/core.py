@@ -177,23 +177,41 @@ def show(event_id: str, db: str, fmt: str) -> None:
 
 @click.command()
 @db_option
+@click.option(
+    "--checkpoint",
+    "checkpoints",
+    multiple=True,
+    type=click.Path(exists=True),
+    help="Also prove the ledger extends this checkpoint file (or each in this folder); repeatable.",
+)
+@click.option("--key", type=click.Path(dir_okay=False), help="Require checkpoints signed by this public key.")
 @format_option()
 @user_errors()
-def verify(db: str, fmt: str) -> None:
-    """Recompute the hash chain over every stored event.
+def verify(db: str, checkpoints: tuple[str, ...], key: str | None, fmt: str) -> None:
+    """Recompute the hash chain and the Merkle log over every stored entry.
 
     Prints "ok, N events, head HASH" when every event matches, else the first
-    position that does not match (exit 1).
+    position that does not match (exit 1). With --checkpoint, also proves that
+    the ledger extends each checkpoint (see docs/proofs.md).
+
+    \b
+    Example:
+      ledger verify --checkpoint checkpoint.json
     """
+    from ledger.cli.proof import check_log, echo_log_check
+
     with open_store(db, create=False) as store:
         result = store.verify()
+        log = check_log(store, checkpoints, key)
     if fmt == "json":
-        emit_json(result.__dict__)
+        emit_json({**result.__dict__, "ok": result.ok and log.ok, "chain_ok": result.ok, "log": log.to_dict()})
     elif result.ok:
         click.echo(f"ok, {result.count} events, head {result.head}")
     else:
         click.echo(f"mismatch at position {result.first_bad_position}: {result.reason} ({result.count} events verified before it)")
-    if not result.ok:
+    if fmt != "json":
+        echo_log_check(log)
+    if not (result.ok and log.ok):
         raise click.exceptions.Exit(1)
 
 
