@@ -23,6 +23,7 @@ COMMANDS = {
     "project": "readmodel", "migrate": "readmodel", "serve": "readmodel",
     "bench": "bench", "copy": "copy",
     "keygen": "proof", "checkpoint": "proof", "prove": "proof", "verify-proof": "proof",
+    "chart": "chart",
 }  # fmt: skip
 """Command name to the module of ``ledger.cli`` that defines it (in that module's ``COMMANDS`` list)."""
 
