@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from ledger.dates import parse_edtf
-from ledger.events import Correction, PolicyChange, Statement, parse_event
+from ledger.events import Correction, PolicyChange, Statement, apply_amendment, parse_event
 from ledger.registry import REGISTRY_FILES, registry_adapter
 
 REPO = Path(__file__).resolve().parents[1]
@@ -255,6 +255,27 @@ def test_every_statement_quote_appears_in_a_document_the_event_cites(seed_texts)
             if not any(normalise(event.quote) in seed_texts[doc] for doc in cited):
                 missing.append(f"{path}: {event.quote!r}")
     assert missing == []
+
+
+def _amended_events() -> dict[str, object]:
+    """Each amended event as its amendment makes it read, by the amendment's path."""
+    return {
+        path: apply_amendment(BY_ID[event.corrects], event.amended)
+        for path, event in EVENTS.items()
+        if isinstance(event, Correction) and event.action == "amend" and event.corrects in BY_ID
+    }
+
+
+def test_every_amendment_reads_as_a_valid_event_whose_names_documents_and_quotes_check_out(seed_texts):
+    problems = []
+    for path, amended in _amended_events().items():
+        problems += [f"{path}: {where} = {actor}" for where, actor in _actor_references(amended) if actor not in ACTORS]
+        for i, source in enumerate(amended.sources):
+            if source.document not in DOCUMENTS:
+                problems.append(f"{path}: amended sources[{i}] cites unknown document {source.document!r}")
+            elif source.quote and normalise(source.quote) not in seed_texts[source.document]:
+                problems.append(f"{path}: amended sources[{i}] quote not in {source.document}: {source.quote!r}")
+    assert problems == []
 
 
 def test_quotes_are_short_and_attributed():
