@@ -264,6 +264,24 @@ def test_a_checkpoint_signed_by_another_key_or_edited_is_refused(signed: dict[st
     assert "signature does not verify" in result.output
 
 
+def test_a_rewritten_ledger_gets_no_new_checkpoint(signed: dict[str, str], tmp_path: Path) -> None:
+    rewrite_event(signed["db"], 5, lambda event: event.update(summary="Rewritten."))
+    result = ledger("checkpoint", "-o", str(tmp_path / "new.json"), "--key", signed["key"], "--db", signed["db"])
+    assert result.exit_code == 2
+    assert "no longer extends its own checkpoint" in result.output
+    assert not (tmp_path / "new.json").exists()
+
+
+def test_an_event_edited_behind_the_logs_back_gets_no_checkpoint(signed: dict[str, str], tmp_path: Path) -> None:
+    rewrite_event(signed["db"], 5, lambda event: event.update(summary="Rewritten."))
+    conn = without_triggers(signed["db"])
+    conn.execute("UPDATE ledger_log SET hash = zeroblob(32) WHERE position = 5")  # the leaf no longer matches the event
+    conn.close()
+    result = ledger("checkpoint", "-o", str(tmp_path / "new.json"), "--db", signed["db"])
+    assert result.exit_code == 2
+    assert "does not match its Merkle log" in result.output
+
+
 def test_a_checkpoint_gives_the_store_position_replay_stops_before(signed: dict[str, str]) -> None:
     with open_store(signed["db"], create=False) as store:
         head = store.head().position
@@ -311,17 +329,16 @@ def test_a_proof_checked_against_another_key_fails(proof: Path, tmp_path: Path) 
     assert "not by the key given" in result.output
 
 
-def test_any_changed_byte_of_a_proof_makes_it_fail(signed: dict[str, str], proof: Path, tmp_path: Path) -> None:
+def test_any_changed_byte_of_a_proof_makes_it_fail(signed: dict[str, str], proof: Path) -> None:
     original = proof.read_bytes()
-    assert proofs.verify_proof(proof, signed["public"]).ok
-    changed = tmp_path / "changed.json"
+    key = proofs.load_public_key(signed["public"])
+    assert proofs.verify_proof_bytes(original, key).ok
     for at in range(len(original)):
-        for flip in (0x01, 0x20):
+        for flip in (0x01, 0x20) if chr(original[at]).isalpha() else (0x01,):
             data = bytearray(original)
             data[at] ^= flip
-            changed.write_bytes(bytes(data))
             try:
-                accepted = proofs.verify_proof(changed, signed["public"]).ok
+                accepted = proofs.verify_proof_bytes(bytes(data), key).ok
             except proofs.ProofError:
                 accepted = False
             assert not accepted, f"byte {at} ^ {flip:#x} went unnoticed"

@@ -38,6 +38,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from ledger import merkle
 from ledger.store import LedgerStore, StoreError
 from ledger.store.codec import canonical_bytes
@@ -155,7 +157,7 @@ def _signature_valid(raw_public_key: bytes, signature: bytes, message: bytes) ->
 
 def dump_document(document: dict[str, Any]) -> bytes:
     """The one byte layout of checkpoint and proof files: JSON, keys sorted, two-space indent, UTF-8, final newline."""
-    return (json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE)
 
 
 def load_document(path: str | os.PathLike[str], what: str) -> dict[str, Any]:
@@ -164,12 +166,17 @@ def load_document(path: str | os.PathLike[str], what: str) -> dict[str, Any]:
         data = Path(path).read_bytes()
     except OSError as error:
         raise ProofError(f"cannot read {what} {path}: {error.strerror}") from None
+    return parse_document(data, f"{path}", what)
+
+
+def parse_document(data: bytes, name: str, what: str) -> dict[str, Any]:
+    """:func:`load_document` of bytes already read (``name`` says where from, in messages)."""
     try:
-        document = json.loads(data.decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ProofError(f"{path} is not a {what} file: {error}") from None
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        raise ProofError(f"{name} is not a {what} file: {error}") from None
     if not isinstance(document, dict) or dump_document(document) != data:
-        raise ProofError(f"{path} is not a {what} file as ledger writes it (changed or reformatted)")
+        raise ProofError(f"{name} is not a {what} file as ledger writes it (changed or reformatted)")
     return document
 
 
@@ -298,7 +305,16 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
 def make_checkpoint(store: LedgerStore, private_key_path: str | os.PathLike[str] | None = None) -> Checkpoint:
     """A checkpoint of the ledger's log as it is now, signed with the key in ``private_key_path`` if given, kept in the store."""
     private_key = load_private_key(private_key_path) if private_key_path is not None else None
-    leaves = store.leaf_hashes()
+    log = recompute_log(store)
+    if log.first_bad_leaf is not None:
+        raise ProofError(f"the ledger does not match its Merkle log at entry {log.first_bad_leaf + 1} ({log.reason}): run ledger verify")
+    leaves = log.leaves
+    for earlier in map(_stored_checkpoint, store.checkpoints()):
+        check = check_checkpoint(leaves, earlier)
+        if not check.ok:
+            raise ProofError(
+                f"the ledger no longer extends its own checkpoint of {earlier.size} entries made at {earlier.time}: {'; '.join(check.problems)}"
+            )
     checkpoint = Checkpoint(
         size=len(leaves),
         root=merkle.root(leaves),
@@ -539,9 +555,18 @@ class ProofCheck:
 def verify_proof(path: str | os.PathLike[str], pinned_key_path: str | os.PathLike[str] | None = None) -> ProofCheck:
     """Check an inclusion proof file with no database: its layout, the checkpoint's signature, and the audit path to the root."""
     pinned = load_public_key(pinned_key_path) if pinned_key_path is not None else None
-    document = _fields(load_document(path, "proof"), PROOF_FIELDS, f"proof {path}")
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise ProofError(f"cannot read proof {path}: {error.strerror}") from None
+    return verify_proof_bytes(data, pinned, f"proof {path}")
+
+
+def verify_proof_bytes(data: bytes, pinned: bytes | None = None, name: str = "the proof") -> ProofCheck:
+    """:func:`verify_proof` of a proof file's bytes, with the raw public key it must be signed by (if any)."""
+    document = _fields(parse_document(data, name, "proof"), PROOF_FIELDS, name)
     if document["format"] != PROOF_FORMAT:
-        raise ProofError(f"proof {path} has format {document['format']!r}; this version reads {PROOF_FORMAT}")
+        raise ProofError(f"{name} has format {document['format']!r}; this version reads {PROOF_FORMAT}")
     checkpoint = Checkpoint.from_document(document["checkpoint"], "the proof's checkpoint")
     index = _count(document["leaf_index"], "leaf_index")
     if not isinstance(document["audit_path"], list) or not isinstance(document["entry"], dict):
