@@ -7,8 +7,15 @@ module holds no tests; test modules import it and never each other.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import random
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -311,3 +318,51 @@ def story() -> list[dict]:
         claim("incursion", "kursk-zone", "ukraine", "2024-08-06", "2024-08-07", size=350),
         package("pda-aug", "pda-125m", "2024-08-09", "2024-08-09", value={"amount": "125000000", "qualifier": "up_to"}),
     ]
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on at 127.0.0.1 now."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving(db: str, view: str, seconds: float = 60) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``ledger serve`` on ``db`` (read model ``view``) on a free loopback port: (base URL, process).
+    Waits until it answers; stops it by its PID on the way out."""
+    import urllib.error
+    import urllib.request
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ledger", "serve", "--db", db, "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "LEDGER_VIEW_DB": view},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + seconds
+        while True:
+            assert process.poll() is None, f"ledger serve exited: {process.stdout.read() if process.stdout else ''}"
+            try:
+                with urllib.request.urlopen(f"{base}/-/versions.json", timeout=5):
+                    break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                assert time.monotonic() < deadline, f"ledger serve did not answer at {base} within {seconds}s"
+                time.sleep(0.2)
+        yield base, process
+    finally:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.kill(process.pid, signal.SIGKILL)
+                process.wait()
+        if process.stdout:
+            process.stdout.close()

@@ -7,47 +7,21 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import REPO
-from ledger.ingest import ingest_paths
+from helpers import corpus_store, serving
 from ledger.readmodel.serve import METADATA_PATH
-from ledger.store import open_store
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None and not os.environ.get("CI"), reason="needs Debian's chromium (apt-get install chromium; CI installs it)"
 )
 CHARTS = list(yaml.safe_load(METADATA_PATH.read_text())["plugins"]["datasette-dashboards"]["policy"]["charts"])
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until_answering(url: str, process: subprocess.Popen, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"ledger serve exited early: {process.stdout.read() if process.stdout else ''}")
-        try:
-            with urllib.request.urlopen(url, timeout=5):
-                return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.3)
-    raise AssertionError(f"nothing answered at {url} within {seconds}s")
 
 
 def chromium(tmp_path: Path, *args: str) -> str:
@@ -66,27 +40,9 @@ def chromium(tmp_path: Path, *args: str) -> str:
 @pytest.fixture
 def server(tmp_path):
     db = str(tmp_path / "ledger.db")
-    with open_store(db) as store:
-        ingest_paths(store, [REPO / "events"])
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ledger", "serve", "--db", db, "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "LEDGER_VIEW_DB": str(tmp_path / "ledger.view.db")},
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_answering(f"{base}/-/versions.json", process)
+    corpus_store(db)
+    with serving(db, str(tmp_path / "ledger.view.db")) as (base, _):
         yield base
-    finally:
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def cards(dom: str) -> dict[str, str]:
@@ -118,8 +74,7 @@ def test_the_home_page_links_to_the_dashboard(server, tmp_path):
 
 def test_a_chart_html_file_draws_with_no_network(tmp_path):
     db = str(tmp_path / "ledger.db")
-    with open_store(db) as store:
-        ingest_paths(store, [REPO / "events"])
+    corpus_store(db)
     page = tmp_path / "timeline.html"
     done = subprocess.run(
         [sys.executable, "-m", "ledger", "chart", "--db", db, "-o", str(page), "--only", "restrictions"], capture_output=True, text=True

@@ -13,11 +13,10 @@ from datetime import date, timedelta
 import pytest
 from click.testing import CliRunner
 
-from conftest import REPO
+from helpers import corpus_store
 from ledger import timetravel
 from ledger.cli import chart_spec, main
 from ledger.events import RESTRICTION_STATUSES, STANCES
-from ledger.ingest import ingest_paths
 from ledger.store import open_store
 
 WINDOW = ("2024-03-01", "2024-10-01")
@@ -26,8 +25,7 @@ WINDOW = ("2024-03-01", "2024-10-01")
 @pytest.fixture(scope="module")
 def corpus_db(tmp_path_factory):
     db = str(tmp_path_factory.mktemp("chart") / "ledger.db")
-    with open_store(db) as store:
-        ingest_paths(store, [REPO / "events"])
+    corpus_store(db)
     return db
 
 

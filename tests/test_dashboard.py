@@ -10,9 +10,8 @@ import urllib.parse
 import pytest
 from datasette_dashboards import replace_opts_in_query
 
-from conftest import REPO
+from helpers import corpus_store
 from ledger import timetravel
-from ledger.ingest import ingest_paths
 from ledger.readmodel import project
 from ledger.readmodel.serve import SERVED_NAME, build_datasette, metadata_for
 from ledger.store import open_store
@@ -25,8 +24,7 @@ def corpus(tmp_path_factory):
     """The corpus ingested and projected once for the module: (store path, read model path)."""
     folder = tmp_path_factory.mktemp("corpus")
     db, view = str(folder / "ledger.db"), str(folder / "ledger.view.db")
-    with open_store(db) as store:
-        ingest_paths(store, [REPO / "events"])
+    corpus_store(db)
     project(db, view)
     return db, view
 
