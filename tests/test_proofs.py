@@ -11,6 +11,8 @@ import json
 import shutil
 import sqlite3
 import stat
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ import orjson
 import pytest
 from click.testing import CliRunner, Result
 
-from conftest import REPO, make_event, write_events
+from conftest import ACTORS, DOCUMENTS, QUESTIONS, REPO, make_event, write_events
 from ledger import merkle, proofs
 from ledger.cli import main
 from ledger.store import open_store
@@ -367,3 +369,31 @@ def test_a_store_without_a_log_gets_one_built_when_opened(corpus_db: Path, tmp_p
     with open_store(str(db)) as store:
         assert store.leaf_hashes() == before
     assert ledger("verify", "--db", str(db)).exit_code == 0
+
+
+def test_concurrent_writers_leave_one_log_over_every_event(ledger_dir: Path, tmp_path: Path) -> None:
+    for writer in range(4):
+        write_events(ledger_dir / f"writer-{writer}.yaml", [make_event(f"statement-{writer}-{i}") for i in range(25)])
+    db = str(tmp_path / "ledger.db")
+    assert (
+        ledger(
+            "ingest", str(ledger_dir / "actors.yaml"), str(ledger_dir / "documents.yaml"), str(ledger_dir / "questions.yaml"), "--db", db
+        ).exit_code
+        == 0
+    )
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "ledger", "ingest", str(ledger_dir / f"writer-{writer}.yaml"), "--db", db, "--no-project"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for writer in range(4)
+    ]
+    for process in writers:
+        _, errors = process.communicate(timeout=120)
+        assert process.returncode == 0, errors.decode()
+    result = ledger("verify", "--db", db, "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    registry = len(ACTORS) + len(DOCUMENTS) + len(QUESTIONS)
+    assert report["count"] == 100 and report["log"]["entries"] == 100 + registry
