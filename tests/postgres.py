@@ -110,8 +110,12 @@ def _as_server_user(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command]
 
 
-def start_server() -> PostgresServer:
-    """initdb in a new temporary folder and start a server on a free loopback port (password auth on TCP)."""
+def start_server(durable: bool = False) -> PostgresServer:
+    """initdb in a new temporary folder and start a server on a free loopback port (password auth on TCP).
+
+    Tests run with fsync off (durability is not under test, and the machine is
+    shared); ``durable`` keeps PostgreSQL's defaults, for measurements.
+    """
     bin_dir = binaries()
     folder = Path(tempfile.mkdtemp(prefix="ledger-pg-"))
     data, sockets = folder / "data", folder / "sockets"
@@ -142,6 +146,9 @@ def start_server() -> PostgresServer:
         capture_output=True,
     )
     port = free_port()
+    options = f"-p {port} -c listen_addresses=127.0.0.1 -k {sockets}"
+    if not durable:
+        options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     subprocess.run(
         _as_server_user(
             [
@@ -152,8 +159,7 @@ def start_server() -> PostgresServer:
                 str(folder / "server.log"),
                 "-w",
                 "-o",
-                # Durability is not under test; fsync off keeps the suite fast on a shared machine.
-                f"-p {port} -c listen_addresses=127.0.0.1 -k {sockets} -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+                options,
                 "start",
             ]
         ),

@@ -45,6 +45,9 @@ from ledger.store.library import CodecCompressor, LedgerApplication
 from ledger.store.postgres import APPEND_LOCK, EVENTS_TABLE, LEDGER_SCHEMA, Cursor, PostgresReader, connect, has_ledger, redacted
 from ledger.store.recorder import GENESIS, entry_hex, utc
 
+SCHEMA_LOCK = APPEND_LOCK + 1
+LOCK_STATEMENT = "SELECT pg_advisory_xact_lock({})"
+"""The append's first statement: waits for the previous append to commit or roll back (the lock is the transaction's)."""
 INSERT_EVENTS = (
     f"INSERT INTO {EVENTS_TABLE} (originator_id, originator_version, topic, state, notification_id) "
     "SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[], %s::bigint[])"
@@ -68,6 +71,15 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         self.sql_create_statements.extend(Composed([SQL(statement)]) for statement in LEDGER_SCHEMA)  # constant statements, no user input
         self.codec = StateCodec(self._dictionaries)
 
+    def create_table(self) -> None:
+        """The library's tables, then the ledger's, under a session advisory lock: writers opening a new ledger at once make it once."""
+        with self.datastore.get_connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
+            try:
+                super().create_table()
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
+
     @contextmanager
     def cursor(self) -> Iterator[Cursor]:
         """A tuple-row cursor on a pooled (autocommit) connection."""
@@ -84,7 +96,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         trained_id: int | None = None
         try:
             with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor(row_factory=tuple_row) as c:
-                c.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))
+                c.execute(LOCK_STATEMENT.format(APPEND_LOCK))
                 fresh, skipped = self._new_events(c, prepared)
                 positions: list[int] = []
                 if fresh:
