@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from conftest import make_event
 from helpers import corpus_store
 from ledger.cli import main
-from ledger.store import open_reader, open_store
+from ledger.store import open_reader, open_store, prepare_event
 from ledger.store.copy import copy_ledger
 from ledger.store.interface import StoreError
 
@@ -22,14 +22,18 @@ from ledger.store.interface import StoreError
 def everything(location: str) -> tuple:
     """All a reader can say about a ledger, for comparing two of them."""
     with open_reader(location) as reader:
-        return reader.head(), reader.batches(), list(reader.events(1)), reader.registry(), reader.verify()
+        return reader.head(), reader.batches(), list(reader.events(1)), reader.registry(), reader.verify(), reader.leaf_hashes()
 
 
 def test_the_corpus_goes_to_postgresql_and_back_with_identical_events_positions_times_and_head(tmp_path: Path, postgres_url: str) -> None:
     original, back = str(tmp_path / "ledger.db"), str(tmp_path / "back.db")
     corpus_store(original)
-    with open_store(original) as store:  # a second append, recorded later, so batches and times are worth checking
-        store.append([make_event("late-statement")], recorded_at=datetime(2030, 1, 1, tzinfo=UTC))
+    with open_store(original) as store:  # later appends, so batches, times and registry changes are worth checking
+        store.record(
+            [prepare_event(make_event("late-statement"))], [("actors", "kirby", {"id": "kirby"})], datetime(2030, 1, 1, tzinfo=UTC)
+        )
+        store.record([], [("actors", "kirby", {"id": "kirby", "name": "John Kirby"})], datetime(2030, 1, 2, tzinfo=UTC))
+        store.record([prepare_event(make_event("later-statement"))], [], datetime(2030, 1, 3, tzinfo=UTC))
 
     there = copy_ledger(original, postgres_url)
     again = copy_ledger(postgres_url, back)
@@ -65,7 +69,7 @@ def test_a_destination_holding_other_events_is_refused_and_left_as_it_was(tmp_pa
     with open_store(postgres_url) as store:
         store.append([make_event("something-else")])
     before = everything(postgres_url)
-    with pytest.raises(StoreError, match="holds other events"):
+    with pytest.raises(StoreError, match="holds other entries"):
         copy_ledger(source, postgres_url)
     assert everything(postgres_url) == before
 

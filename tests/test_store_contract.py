@@ -206,6 +206,27 @@ def test_registry_entries_are_written_with_an_append_and_replaced_by_kind_and_id
     assert store.registry_mark() != mark
 
 
+# -- the Merkle log ------------------------------------------------------------------------
+
+
+def test_the_log_has_a_leaf_per_changed_registry_entry_then_per_event_and_keeps_checkpoints(store: StoreBackend) -> None:
+    from ledger.merkle import leaf_hash
+
+    store.append(events("a", "b"), registry=[("actors", "kirby", {"id": "kirby"})], recorded_at=T0)
+    store.append(events("c"), registry=[("actors", "kirby", {"id": "kirby"}), ("actors", "biden", {"id": "biden"})], recorded_at=T0)
+    inputs = list(store.leaf_inputs())
+    assert [(leaf, position) for leaf, position, _ in inputs] == [(0, None), (1, 1), (2, 2), (3, None), (4, 3)]
+    assert store.log_size() == 5
+    assert store.leaf_hashes() == [leaf_hash(leaf_input) for _, _, leaf_input in inputs if leaf_input is not None]
+    assert store.leaf_hashes(2) == store.leaf_hashes()[:2]
+    assert (store.leaf_of("c"), store.leaf_of("missing")) == (4, None)
+    assert [store.log_position(size) for size in (0, 1, 3, 4, 5)] == [0, 0, 2, 2, 3]
+    assert store.leaf_input(1).startswith(b'{"entry":"event","event":')
+    store.put_checkpoint(5, "ab" * 32, T0.isoformat(), None, "checkpoint one")
+    store.put_checkpoint(5, "ab" * 32, T0.isoformat(), "key", "checkpoint two")
+    assert store.checkpoints() == ["checkpoint one", "checkpoint two"]
+
+
 # -- guarantees at the database ------------------------------------------------------------
 
 
@@ -216,12 +237,14 @@ def test_registry_entries_are_written_with_an_append_and_replaced_by_kind_and_id
         "DELETE FROM stored_events",
         "UPDATE ledger_chain SET chain_hash = 'x'",
         "DELETE FROM ledger_chain",
+        "UPDATE ledger_log SET hash = hash",
+        "DELETE FROM ledger_log",
     ],
 )
 def test_stored_events_and_the_chain_cannot_be_updated_or_deleted(store: StoreBackend, raw: Callable[[str], Any], statement: str) -> None:
     store.append(events("a", "b"))
     head = store.head()
-    with pytest.raises((sqlite3.DatabaseError, psycopg.DatabaseError), match="immutable"):
+    with pytest.raises((sqlite3.DatabaseError, psycopg.DatabaseError), match="immutable|append-only"):
         raw(statement)
     assert store.head() == head
     assert store.verify().ok
@@ -263,6 +286,8 @@ def test_both_backends_keep_the_same_bytes_the_same_chain_and_give_the_same_answ
             [store.position_at((T0 + timedelta(hours=hours)).isoformat()) for hours in (-1, 0, 1, 2, 80)],
             store.registry(),
             store.verify(),
+            store.leaf_hashes(),
+            list(store.leaf_inputs()),
         ]
 
     sqlite_store, postgres_store = stores

@@ -3,11 +3,12 @@
 The copy replays the source's appends in recorded order, each as one append
 of the destination with the source's recorded time, so the destination holds
 the same events at the same positions, in the same batches, recorded at the
-same times, with the same registry: the same chain, hence the same head, and
-(both backends compressing the same way) the same stored bytes.
+same times, with the same registry changes at the same times (read from the
+source's Merkle log): the same chain and the same log, hence the same head
+and root, and (both backends compressing the same way) the same stored bytes.
 
 A destination that already holds the start of the source (an earlier copy)
-is brought up to date: only the appends after its head are copied. One that
+is brought up to date: only the appends after its head and its log are copied. One that
 holds anything else is refused before anything is written.
 """
 
@@ -15,14 +16,16 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from ledger.store import open_reader, open_store
 from ledger.store.codec import prepare_event
-from ledger.store.interface import RegistryEntry, StoreError
+from ledger.store.interface import Batch, RegistryEntry, StoreError, StoreReader
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class CopyReport:
     destination: str
     copied: int
     batches: int
+    """Appends made in the destination (registry-only ones included)."""
     registry: int
     count: int
     head: str | None
@@ -43,53 +47,81 @@ class CopyReport:
 
 
 def copy_ledger(source: str, destination: str, progress: Callable[[int, int], None] | None = None) -> CopyReport:
-    """Copy every append of ``source`` the destination lacks; check that both chains end at the same head.
+    """Copy every append of ``source`` the destination lacks; check that both end at the same head and the same log.
 
-    ``progress(done, total)`` is called after each append with the positions copied so far.
+    The source's Merkle log says what each append wrote (registry changes, then
+    events), so each is replayed as it was: the destination gets the same
+    leaves, hence the same log root, as well as the same chain.
+    ``progress(done, total)`` is called after each append with the events copied so far.
     Raises :class:`StoreError` when the destination diverges from the source or
-    the heads differ after the copy.
+    the two differ after the copy.
     """
     started = time.perf_counter()
     if same_location(source, destination):
         raise StoreError(f"{shown(source)} is both the source and the destination: nothing to copy")
     with open_reader(source) as reader, open_store(destination) as store:
         target = store.backend
-        start = target.head()
-        if start.position and reader.chain_hash(start.position) != start.chain_hash:
-            raise StoreError(
-                f"{shown(destination)} holds other events than {shown(source)} (its head is not in the source's chain): nothing copied"
-            )
+        start, leaves = target.head(), target.log_size()
+        if (start.position and reader.chain_hash(start.position) != start.chain_hash) or reader.leaf_hashes(leaves) != target.leaf_hashes():
+            raise StoreError(f"{shown(destination)} holds other entries than {shown(source)}: nothing copied")
         batches = reader.batches(after=start.position)
         if batches and batches[0].start != start.position + 1:
             raise StoreError(f"{shown(destination)} ends inside one of {shown(source)}'s appends: nothing copied")
-        registry: list[RegistryEntry] = [(kind, key, data) for kind, entries in reader.registry().items() for key, data in entries.items()]
-        registry_size = len(registry)
         total = batches[-1].end - start.position if batches else 0
-        copied = 0
-        for batch in batches:
-            recorded = list(reader.events(batch.start, batch.end))
+        copied = registry_entries = appends = 0
+        for registry, batch, recorded_at in source_appends(reader, leaves, {batch.start: batch for batch in batches}):
+            recorded = list(reader.events(batch.start, batch.end)) if batch else []
             appended = target.append(
-                [prepare_event(event.data) for event in recorded], registry, recorded_at=datetime.fromisoformat(recorded[0].recorded_at)
+                [prepare_event(event.data) for event in recorded], registry, recorded_at=datetime.fromisoformat(recorded_at)
             )
-            if appended.positions != list(range(batch.start, batch.end + 1)):
+            if batch and appended.positions != list(range(batch.start, batch.end + 1)):
                 raise StoreError(
                     f"positions {batch.start}-{batch.end} of {shown(source)} did not keep their positions in {shown(destination)}"
                 )
-            registry = []  # the registry travels with the first append
-            copied += len(recorded)
+            copied, registry_entries, appends = copied + len(recorded), registry_entries + len(registry), appends + 1
             if progress:
                 progress(copied, total)
-        if registry:
-            target.append([], registry)
         head, source_head = target.head(), reader.head()
         verification = target.verify()
-        if head != source_head or not verification.ok or verification.head != source_head.chain_hash:
+        same_log = target.leaf_hashes() == reader.leaf_hashes()
+        if head != source_head or not verification.ok or verification.head != source_head.chain_hash or not same_log:
             raise StoreError(
-                f"after the copy {shown(destination)} ends at {head.chain_hash} (verify: {verification.reason or 'ok'}), "
-                f"{shown(source)} at {source_head.chain_hash}"
+                f"after the copy {shown(destination)} ends at {head.chain_hash} (verify: {verification.reason or 'ok'}, "
+                f"same log: {same_log}), {shown(source)} at {source_head.chain_hash}"
             )
     seconds = time.perf_counter() - started
-    return CopyReport(shown(source), shown(destination), copied, len(batches), registry_size, head.position, head.chain_hash, seconds)
+    return CopyReport(shown(source), shown(destination), copied, appends, registry_entries, head.position, head.chain_hash, seconds)
+
+
+def source_appends(
+    reader: StoreReader, after_leaf: int, batches: dict[int, Batch]
+) -> Iterator[tuple[list[RegistryEntry], Batch | None, str]]:
+    """The source's appends from leaf ``after_leaf`` on, read from its log: (registry changes, batch of events or None, recorded time).
+
+    Registry leaves carry their entry and time; an event leaf that starts a
+    batch starts an append (with the registry changes just before it, which
+    were written in the same transaction, at the same time).
+    """
+    registry: list[RegistryEntry] = []
+    registry_at: str | None = None
+    for _, position, leaf_input in reader.leaf_inputs(after_leaf):
+        if position is None:
+            entry = orjson.loads(leaf_input or b"{}")
+            if registry and entry["recorded_at"] != registry_at:
+                yield registry, None, registry_at or entry["recorded_at"]
+                registry = []
+            registry.append((entry["kind"], entry["id"], entry["data"]))
+            registry_at = entry["recorded_at"]
+        elif position in batches:
+            batch = batches[position]
+            recorded_at = orjson.loads(leaf_input or b"{}")["recorded_at"]
+            if registry and registry_at != recorded_at:
+                yield registry, None, registry_at or recorded_at
+                registry = []
+            yield registry, batch, recorded_at
+            registry = []
+    if registry:
+        yield registry, None, registry_at or ""
 
 
 def same_location(first: str, second: str) -> bool:

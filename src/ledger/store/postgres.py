@@ -9,7 +9,9 @@ file keeps, with the same meaning and the same bytes in them:
 - ``ledger_chain``: position, event id, content hash, chain hash, recorded time, batch;
 - ``ledger_codec``: the zstd dictionaries the states were compressed with;
 - ``ledger_registry``: actors, documents and questions (JSON text), with a
-  revision number that moves whenever an entry is written.
+  revision number that moves whenever an entry is written;
+- ``ledger_log`` and ``ledger_checkpoints``: the Merkle log's leaves and the
+  checkpoints made of it (:mod:`ledger.store.log` says what a leaf covers).
 
 Text columns that are compared or sorted use the ``"C"`` collation, so ISO
 times and ids order byte by byte whatever the database's locale.
@@ -32,6 +34,7 @@ from psycopg.rows import tuple_row
 
 from ledger.store.codec import StateCodec
 from ledger.store.interface import Batch, Head, RecordedEvent, StoreBackend, StoreError, StoreReader, Verification
+from ledger.store.log import event_leaf_input
 from ledger.store.recorder import verify_chain
 
 EVENTS_TABLE = "stored_events"
@@ -64,6 +67,20 @@ LEDGER_SCHEMA = [
         first_position bigint NOT NULL,
         samples integer NOT NULL
     )""",
+    """CREATE TABLE IF NOT EXISTS ledger_log (
+        leaf bigint PRIMARY KEY,
+        position bigint UNIQUE,
+        input bytea,
+        hash bytea NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS ledger_checkpoints (
+        id bigserial PRIMARY KEY,
+        size bigint NOT NULL,
+        root text NOT NULL,
+        time text NOT NULL,
+        key_id text,
+        document text NOT NULL
+    )""",
     """CREATE OR REPLACE FUNCTION ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         RAISE EXCEPTION 'ledger events are immutable: record a correction event instead' USING ERRCODE = 'insufficient_privilege';
@@ -71,12 +88,12 @@ LEDGER_SCHEMA = [
     *(
         f"""CREATE OR REPLACE TRIGGER {table}_no_change BEFORE UPDATE OR DELETE ON {table}
         FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()"""
-        for table in (EVENTS_TABLE, "ledger_chain", "ledger_codec")
+        for table in (EVENTS_TABLE, "ledger_chain", "ledger_codec", "ledger_log", "ledger_checkpoints")
     ),
     *(
         f"""CREATE OR REPLACE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}
         FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change()"""
-        for table in (EVENTS_TABLE, "ledger_chain", "ledger_codec", "ledger_registry")
+        for table in (EVENTS_TABLE, "ledger_chain", "ledger_codec", "ledger_registry", "ledger_log", "ledger_checkpoints")
     ),
 ]
 """The ledger's own tables and triggers, created beside the library's ``stored_events`` (idempotent)."""
@@ -84,9 +101,9 @@ LEDGER_SCHEMA = [
 WRITER_GRANTS = """\
 GRANT CONNECT ON DATABASE {database} TO {role};
 GRANT USAGE ON SCHEMA public TO {role};
-GRANT SELECT, INSERT ON stored_events, ledger_chain, ledger_codec TO {role};
+GRANT SELECT, INSERT ON stored_events, ledger_chain, ledger_codec, ledger_log, ledger_checkpoints TO {role};
 GRANT SELECT, INSERT, UPDATE ON ledger_registry TO {role};
-GRANT USAGE ON SEQUENCE ledger_registry_revision TO {role};
+GRANT USAGE ON SEQUENCE ledger_registry_revision, ledger_checkpoints_id_seq TO {role};
 """
 """What a writer role needs, and no more: no UPDATE, DELETE or TRUNCATE of events, chain or dictionaries, no DDL.
 
@@ -234,6 +251,47 @@ class PostgresReader(StoreReader):
     def registry_mark(self) -> str:
         count, revision = self._rows("SELECT count(*), coalesce(max(revision), 0) FROM ledger_registry")[0]
         return f"{count}:{revision}"
+
+    # -- the Merkle log (ledger.store.log) ------------------------------------------------------
+
+    def log_size(self) -> int:
+        return self._rows("SELECT coalesce(max(leaf), -1) + 1 FROM ledger_log")[0][0]
+
+    def leaf_hashes(self, size: int | None = None) -> list[bytes]:
+        rows = self._rows("SELECT hash FROM ledger_log ORDER BY leaf LIMIT %s", (size,))
+        return [bytes(digest) for (digest,) in rows]
+
+    def leaf_inputs(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int | None, bytes | None]]:
+        last = (2**63 - 1) if end is None else end - 1
+        while start <= last:
+            page = self._rows(
+                f"SELECT l.leaf, l.position, l.input, c.recorded_at, s.state FROM ledger_log l "
+                f"LEFT JOIN ledger_chain c ON c.position = l.position LEFT JOIN {EVENTS_TABLE} s ON s.notification_id = l.position "
+                f"WHERE l.leaf BETWEEN %s AND %s ORDER BY l.leaf LIMIT {PAGE}",
+                (start, last),
+            )
+            for leaf, position, stored_input, recorded_at, state in page:
+                if position is None:
+                    yield leaf, None, None if stored_input is None else bytes(stored_input)
+                elif state is None or recorded_at is None:
+                    yield leaf, position, None
+                else:
+                    yield leaf, position, event_leaf_input(self.codec.canonical(bytes(state)), position, recorded_at)
+            if len(page) < PAGE:
+                return
+            start = page[-1][0] + 1
+
+    def leaf_of(self, event_id: str) -> int | None:
+        rows = self._rows(
+            "SELECT l.leaf FROM ledger_log l JOIN ledger_chain c ON c.position = l.position WHERE c.event_id = %s", (event_id,)
+        )
+        return rows[0][0] if rows else None
+
+    def log_position(self, size: int) -> int:
+        return self._rows("SELECT max(position) FROM ledger_log WHERE leaf < %s", (size,))[0][0] or 0
+
+    def checkpoints(self) -> list[str]:
+        return [document for (document,) in self._rows("SELECT document FROM ledger_checkpoints ORDER BY id")]
 
     # -- checking ----------------------------------------------------------------------------
 

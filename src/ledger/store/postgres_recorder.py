@@ -39,9 +39,11 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed
 
 from ledger import settings
+from ledger.merkle import leaf_hash
 from ledger.store.codec import RECORDED_TOPIC, TRAINING_MIN, TRAINING_SAMPLES, StateCodec, recorded_us, train_dictionary
 from ledger.store.interface import Appended, DuplicateEvent, PreparedEvent, RegistryEntry, StoreBackend, StoreError
 from ledger.store.library import CodecCompressor, LedgerApplication
+from ledger.store.log import event_leaf_input, registry_leaf_input
 from ledger.store.postgres import APPEND_LOCK, EVENTS_TABLE, LEDGER_SCHEMA, Cursor, PostgresReader, connect, has_ledger, redacted
 from ledger.store.recorder import GENESIS, entry_hex, utc
 
@@ -55,6 +57,9 @@ INSERT_EVENTS = (
 INSERT_CHAIN = (
     "INSERT INTO ledger_chain (position, event_id, content_hash, chain_hash, recorded_at, batch) "
     "SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[])"
+)
+INSERT_LEAVES = (
+    "INSERT INTO ledger_log (leaf, position, input, hash) SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[], %s::bytea[])"
 )
 UPSERT_REGISTRY = (
     "INSERT INTO ledger_registry (kind, id, data) SELECT * FROM unnest(%s::text[], %s::text[], %s::text[]) "
@@ -110,14 +115,42 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                     self._insert(c, fresh, positions, previous, dictionary_id, recorded_at)
                     if trained is not None:
                         c.execute("INSERT INTO ledger_codec VALUES (%s, %s, %s, %s)", (dictionary_id, trained[0], positions[0], trained[1]))
+                changed = self._changed_registry(c, registry)  # read before the entries replace the old ones
                 if registry:
                     entries = {(kind, key): json.dumps(data, sort_keys=True) for kind, key, data in registry}  # the last of a key wins
                     c.execute(UPSERT_REGISTRY, ([kind for kind, _ in entries], [key for _, key in entries], list(entries.values())))
+                self._append_leaves(c, changed, list(zip(positions, (event.canonical for event in fresh))), recorded_at.isoformat())
         except BaseException:
             if trained_id is not None:
                 self.codec.forget(trained_id)
             raise
         return Appended(positions, skipped)
+
+    def _changed_registry(self, c: Cursor, registry: Sequence[RegistryEntry]) -> list[RegistryEntry]:
+        """The entries that are new or whose data differs from the registry's, the last one of each key (as SQLite's)."""
+        latest = {(kind, key): data for kind, key, data in registry}
+        if not latest:
+            return []
+        c.execute(
+            "SELECT kind, id, data FROM ledger_registry WHERE (kind, id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
+            ([kind for kind, _ in latest], [key for _, key in latest]),
+        )
+        current = {(kind, key): json.loads(data) for kind, key, data in c.fetchall()}
+        return [(kind, key, data) for (kind, key), data in latest.items() if current.get((kind, key)) != data]
+
+    def _append_leaves(self, c: Cursor, registry: Sequence[RegistryEntry], events: Sequence[tuple[int, bytes]], recorded_at: str) -> None:
+        """The Merkle log's leaves of this append: changed registry entries first, then the events in position order."""
+        if not registry and not events:
+            return
+        c.execute("SELECT coalesce(max(leaf), -1) + 1 FROM ledger_log")
+        first = c.fetchone()[0]  # type: ignore[index]  # an aggregate always returns a row
+        inputs: list[bytes | None] = [registry_leaf_input(kind, key, data, recorded_at) for kind, key, data in registry]
+        hashes = [leaf_hash(leaf_input) for leaf_input in inputs if leaf_input is not None]
+        hashes += [leaf_hash(event_leaf_input(canonical, position, recorded_at)) for position, canonical in events]
+        inputs += [None] * len(events)
+        leaves = list(range(first, first + len(hashes)))
+        positions = [None] * len(registry) + [position for position, _ in events]
+        c.execute(INSERT_LEAVES, (leaves, positions, inputs, hashes))
 
     def _new_events(self, c: Cursor, prepared: Sequence[PreparedEvent]) -> tuple[list[PreparedEvent], list[str]]:
         """The events to record (first of each id, not yet in the store) and the ids skipped; raises on a conflicting id."""
@@ -221,6 +254,13 @@ class PostgresBackend(PostgresReader, StoreBackend):
 
     def close(self) -> None:
         self.app.close()
+
+    def put_checkpoint(self, size: int, root: str, time: str, key_id: str | None, document: str) -> None:
+        with self.recorder.cursor() as c:
+            c.execute(
+                "INSERT INTO ledger_checkpoints (size, root, time, key_id, document) VALUES (%s, %s, %s, %s, %s)",
+                (size, root, time, key_id, document),
+            )
 
     def append(
         self, prepared: Sequence[PreparedEvent], registry: Sequence[RegistryEntry] = (), recorded_at: datetime | None = None
