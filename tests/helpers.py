@@ -366,3 +366,153 @@ def serving(db: str, view: str, seconds: float = 60) -> Iterator[tuple[str, subp
                 process.wait()
         if process.stdout:
             process.stdout.close()
+
+
+# --- hostile input: event files and dates at and past every bound (fuzz, property and stress tests) ------
+
+CORPUS_ACTORS = ("us", "ukraine", "russia", "biden", "kirby", "austin", "zelenskyy", "nato")
+CORPUS_QUESTION = "us-weapons-military-targets-inside-russia"
+CORPUS_EVENTS = ("counter-fire-guidance-takes-effect", "kirby-no-change-to-guidance", "us-rules-out-intel-sharing-for-kursk")
+"""Ids the bundled corpus registers, so generated events name nothing unknown."""
+
+EDGE_DATE_TEXTS = (
+    "9999~", "0001-01-01~", "9999-12~", "0001~", "[..]", "[2024-05-01..2024-04-01]", "2024-05-01/2024-04-01", "../..", "/",
+    "2024-05-01/..", "../2024-05-01", "[2024-05-01..]", "[..2024-05-01]", "0000", "0000-05", "2024-00", "2024-13", "2024-02-30",
+    "2024-13-45", "1000-01-01~", "1000-01-04~", "9998-12-31", "9998-12-28~", "9998~", "1000~", "2024-05-30%", "{2024-05-01,2024-05-02}",
+    "[2024-05-01,]", "[,]", "[]", "2024-05-30~/2024-06-01?", "  2024-05-30 ", "2024-05-30T10:00", "99999", "2024--05",
+)  # fmt: skip
+DATE_ALPHABET = "0123456789-~?%/.[],{} T"
+
+
+@st.composite
+def edtf_texts(draw: st.DrawFn) -> str:
+    """A single EDTF date at any precision with any qualifier, over the whole calendar."""
+    day = draw(st.dates(min_value=date(1, 1, 1), max_value=date(9999, 12, 31)))
+    text = draw(st.sampled_from([day.isoformat(), day.isoformat()[:7], day.isoformat()[:4]]))
+    return text + draw(st.sampled_from(["", "", "~", "?", "%"]))
+
+
+def date_texts() -> st.SearchStrategy[str]:
+    """Dates an analyst might write, and many no one should: edge forms, intervals, lists and noise."""
+    single = edtf_texts()
+    return st.one_of(
+        single,
+        st.tuples(single | st.just(".."), single | st.just("..")).map("/".join),
+        st.lists(single | st.tuples(single | st.just(""), single | st.just("")).map("..".join), max_size=4).map(
+            lambda items: "[" + ",".join(items) + "]"
+        ),
+        st.sampled_from(EDGE_DATE_TEXTS),
+        st.text(DATE_ALPHABET, max_size=30),
+    )
+
+
+def day_values() -> st.SearchStrategy[Any]:
+    """Values for a calendar-day field: ISO days across the calendar, and numbers, timestamps and noise."""
+    return st.one_of(
+        st.dates(min_value=date(1, 1, 1), max_value=date(9999, 12, 31)).map(date.isoformat),
+        st.dates(min_value=date(2020, 1, 1), max_value=date(2025, 12, 31)).map(date.isoformat),
+        st.sampled_from(
+            ["0", "1", "-1", "20240530", "2024-5-30", "2024-02-30", "0000-01-01", "9999-12-31", "1000-01-01", "2024-05-30T00:00"]
+        ),
+        st.integers(-(2**40), 2**40),
+        st.floats(allow_nan=True),
+        st.text(DATE_ALPHABET, max_size=20),
+    )
+
+
+def amounts() -> st.SearchStrategy[Any]:
+    """Money and sizes: ordinary, huge, tiny, negative, not finite, as numbers and as text."""
+    return st.one_of(
+        st.decimals(allow_nan=False, allow_infinity=False, places=2, min_value=0, max_value=10**12).map(str),
+        st.decimals(allow_nan=True, allow_infinity=True).map(str),
+        st.sampled_from(["1e999999999", "1E-999999999", "-1", "0", "1e15", "1000000000000001", "0.0000001", "1e9", "NaN", "-Infinity"]),
+        st.integers(-(2**70), 2**70),
+        st.floats(allow_nan=True, allow_infinity=True),
+    )
+
+
+def hostile_texts() -> st.SearchStrategy[str]:
+    """Ids and free text with terminal controls, bidirectional overrides, and long runs."""
+    return st.one_of(
+        st.text(max_size=40),
+        st.text(st.characters(codec="utf-8"), max_size=10).map(lambda text: "\x1b]0;" + text + "\x07\x1b[2J"),
+        st.integers(0, 300).map(lambda n: "a" * n),
+        st.from_regex(r"\A[a-z0-9]{2,12}(-[a-z0-9]{1,8}){0,3}\Z"),
+    )
+
+
+def _source(reported: Any) -> dict[str, Any]:
+    return {"url": "https://example.org/report", "outlet": "Example", "published": reported, "attribution": "journalist"}
+
+
+@st.composite
+def hostile_events(draw: st.DrawFn, number: int = 0) -> dict[str, Any]:
+    """An event of any kind naming only corpus actors and events, with any of its fields pushed to or past a bound."""
+    kind = draw(st.sampled_from(["policy_change", "request", "statement", "battlefield", "aid_package", "correction"]))
+    reported = draw(st.dates(min_value=date(2024, 1, 1), max_value=date(2024, 12, 31)).map(date.isoformat))
+    event: dict[str, Any] = {
+        "id": f"gen-{number}-{draw(st.integers(0, 10**6))}",
+        "kind": kind,
+        "occurred": draw(edtf_texts().filter(lambda text: "1000" <= text[:4] <= "9998") | st.just(reported)),
+        "reported": reported,
+        "actors": [draw(st.sampled_from(CORPUS_ACTORS))],
+        "summary": "generated",
+        "sources": [_source(reported)],
+    }
+    event.update(
+        {
+            "policy_change": lambda: {"restriction": {"id": draw(st.sampled_from(["us-weapons-strikes-inside-russia", "gen-restriction"])), "status": draw(st.sampled_from(["prohibited", "permitted", "conditional", "under_review"])), "issuer": "us", "restricted": "ukraine"}},
+            "request": lambda: {"requester": "ukraine", "addressee": "us", "asks": "more", "channel": "public", "restriction": "us-weapons-strikes-inside-russia"},
+            "statement": lambda: {"speaker": "kirby", "position": {"question": CORPUS_QUESTION, "stance": draw(st.sampled_from(["supports", "opposes", "mixed", "undecided"]))}},
+            "battlefield": lambda: {"place": "Kursk", "what": "incursion", "territory": {"area": "kursk-incursion-zone", "holder": "ukraine", "size": {"value": "100", "unit": "sq_km"}}},
+            "aid_package": lambda: {"package": draw(st.sampled_from(["us-supplemental-2024-04", "gen-package"])), "donor": "us", "recipient": "ukraine", "authority": "PDA", "measure": "commitment", "value": {"amount": "125000000"}},
+            "correction": lambda: {"corrects": draw(st.sampled_from(CORPUS_EVENTS)), "action": "amend", "reason": "generated", "amended": {"summary": "amended"}},
+        }[kind]()
+    )  # fmt: skip
+    pushed = draw(
+        st.dictionaries(
+            st.sampled_from(
+                ["occurred", "reported", "published", "amount", "size", "effective", "id", "amended", "action", "count", "extra"]
+            ),
+            st.none(),
+            max_size=3,
+        )
+    )
+    for field in pushed:
+        _push(draw, event, field)
+    return event
+
+
+def _push(draw: st.DrawFn, event: dict[str, Any], field: str) -> None:
+    if field == "occurred":
+        event["occurred"] = draw(date_texts())
+    elif field == "reported":
+        event["reported"] = draw(day_values())
+    elif field == "published":
+        event["sources"][0]["published"] = draw(day_values())
+    elif field == "amount" and event["kind"] == "aid_package":
+        event["value"]["amount"] = draw(amounts())
+    elif field == "size" and event["kind"] == "battlefield":
+        event["territory"]["size"]["value"] = draw(amounts())
+    elif field == "effective" and event["kind"] == "policy_change":
+        event["restriction"]["effective"] = draw(day_values())
+    elif field == "id":
+        event["id"] = draw(hostile_texts())
+    elif field == "amended" and event["kind"] == "correction":
+        event["amended"] = draw(
+            st.dictionaries(
+                st.sampled_from(["occurred", "reported", "value", "territory", "restriction", "summary", "status", "unknown"]),
+                st.one_of(date_texts(), day_values(), amounts(), st.fixed_dictionaries({"amount": amounts()}), st.fixed_dictionaries({"size": st.fixed_dictionaries({"value": amounts(), "unit": st.just("sq_km")})})),
+                min_size=1,
+                max_size=3,
+            )
+        )  # fmt: skip
+    elif field == "action" and event["kind"] == "correction":
+        event.update(action="retract", amended=None)
+        del event["amended"]
+    elif field == "count":
+        event["sources"][0].update(attribution="anonymous_official", count=draw(st.integers(-5, 2**63)))
+    elif field == "extra":
+        event[draw(st.sampled_from(["extra", "kind", "schema_version", "links"]))] = draw(
+            st.one_of(st.none(), st.integers(), st.text(max_size=5))
+        )
