@@ -190,8 +190,9 @@ def test_sources_are_attributed_as_printed(ledger):
 
 
 @pytest.mark.xfail(
-    reason="known-at visibility reads an event's recorded `reported`, not its amended one (projections: corrections seen everywhere)",
-    strict=False,
+    reason="known-at visibility reads an event's recorded `reported`, not its amended one (projections: corrections "
+    "seen everywhere); when it reads the amended day, this passes: remove the marker",
+    strict=True,
 )
 def test_an_amended_reported_day_makes_the_fact_public_from_that_day(ledger):
     kursk = entity(replay(ledger[0], "2024-08-20", known_at="2024-08-15"), "territory", KURSK)
