@@ -125,7 +125,7 @@ def bands(samples: Sequence[Sample], end: str, projection: str) -> list[dict[str
     done: list[dict[str, Any]] = []
     current: dict[str, dict[str, Any]] = {}
     for day, state in samples:
-        present = {item["id"]: item for item in state.get(projection, [])}
+        present = {item["id"]: item for item in state.get(projection) or []}
         for key in list(current):
             if key not in present or look(projection, present[key]) != current[key]["look"]:
                 done.append(close(current.pop(key), day))
@@ -171,8 +171,8 @@ def changes(samples: Sequence[Sample], projection: str) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     field_name = VALUE_FIELD[projection]
     for (_, before), (day, after) in zip(samples, samples[1:]):
-        old = {item["id"]: item for item in before.get(projection, [])}
-        for item in after.get(projection, []):
+        old = {item["id"]: item for item in before.get(projection) or []}
+        for item in after.get(projection) or []:
             previous = old.get(item["id"])
             value = item[field_name]
             if previous is not None and previous[field_name] == value:
