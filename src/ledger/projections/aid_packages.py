@@ -53,4 +53,5 @@ AID_PACKAGES = Projection(
     effect=package_effect,
     render=render_package,
     tracked="status",
+    decided={name: name for name in ("donor", "recipient", "authority", "tranche", "value", "items", "measure", "status")},
 )

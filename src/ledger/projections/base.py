@@ -45,14 +45,24 @@ class Account(NamedTuple):
     version: tuple[str, ...] = ()
 
     @property
+    def anchor(self) -> date:
+        """The day the state as shown takes the event to have happened: its earliest day.
+
+        An open start (``../2024-11-17``, "by 17 November") gives no earliest
+        day: it is read at its latest, the one day it names, so a later decision
+        written that way is not folded before everything the entity saw.
+        """
+        return self.span.latest if self.span.open_start else self.span.earliest
+
+    @property
     def sort_key(self) -> tuple[date, date, date, date, str]:
-        """Fold order: by the effective date span, then (for ties) when it occurred, then id; never by position.
+        """Fold order: by the anchor and latest day of the effective span, then when it occurred, then id; never by position.
 
         A recommendation, an agreement and a signature that all take effect on
         the same day so fold in the order they happened.
         """
         occurred = parse_edtf(self.data["occurred"])
-        return (self.span.earliest, self.span.latest, occurred.earliest, occurred.latest, self.id)
+        return (self.anchor, self.span.latest, occurred.earliest, occurred.latest, self.id)
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,7 @@ class EntityView:
     events: list[str]
     certainty: str
     disputed: bool
+    alternatives: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -77,7 +88,9 @@ class Projection:
     - ``span``: the dates the event takes effect (by default its ``occurred``);
     - ``effect``: the fields the event sets (absent fields leave the state alone);
     - ``tracked``: the field whose change starts a new ``since``;
-    - ``render``: the entity as the documented JSON.
+    - ``render``: the entity as the documented JSON;
+    - ``decided``: the fields certainty is about (effect name → name in the JSON): what the
+      state says, not its evidence or bookkeeping (quote, stage, since, events).
     """
 
     name: str
@@ -85,6 +98,7 @@ class Projection:
     effect: Callable[[dict[str, Any]], dict[str, Any]]
     render: Callable[[EntityView], dict[str, Any]]
     tracked: str | None = None
+    decided: dict[str, str] = field(default_factory=dict)
     span: Callable[[dict[str, Any]], DateSpan] = field(default=lambda data: parse_edtf(data["occurred"]))
 
     def account(self, data: dict[str, Any], version: tuple[str, ...] = ()) -> Account:
@@ -132,7 +146,7 @@ def given(data: dict[str, Any], *names: str) -> dict[str, Any]:
 
 def common_fields(view: EntityView) -> dict[str, Any]:
     """Fields every rendered entity ends with."""
-    return {"certainty": view.certainty, "disputed": view.disputed, "events": list(view.events)}
+    return {"certainty": view.certainty, "alternatives": view.alternatives, "disputed": view.disputed, "events": list(view.events)}
 
 
 def since_fields(view: EntityView) -> dict[str, Any]:

@@ -10,11 +10,11 @@ units applied at D are always a prefix of the sorted list, which is what lets
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any, NamedTuple
 
-from ledger.dates import OPEN_START
+from ledger.dates import OPEN_START, DateSpan
 from ledger.projections.base import Account, EntityView, Projection
 from ledger.projections.visibility import Resolved, alternative_groups
 
@@ -25,30 +25,45 @@ class Unit:
     """One fact as the entity sees it: a single account, or alternative accounts of it (sorted by date).
 
     - ``lead``: the earliest-dated account (tie: smallest id); its date and effect are the unit's;
-    - ``latest``: the latest date any account allows (until then the fact may still be ahead);
+    - ``anchor``: the day the state as shown reads it on (the lead's earliest day; an open start's latest);
+    - ``start``: the earliest day any account allows (from then on it may have happened);
+    - ``latest``: the latest day any account allows (until then the fact may still be ahead);
+    - ``choices``: the only days it can fall on, for a single account dated by a one-of set (else empty);
+    - ``point``: True when it can fall on one day only;
     - ``dispute_until``: the last account's earliest date (until then accounts disagree on whether it happened);
     - ``differing``: the fields on which the accounts disagree (one giving a field another lacks counts);
-    - ``dates``: the days on which the unit can change a state (each account's earliest and latest);
+    - ``dates``: the days on which the unit can change a state (each account's bounds, one-of days, the anchor);
     - ``signature``: equal for equal units (same accounts, same amendments, same order).
     """
 
-    __slots__ = ("members", "lead", "start", "sort_key", "latest", "dispute_until", "differing", "member_ids", "signature", "dates")
+    __slots__ = (
+        "members", "lead", "anchor", "start", "sort_key", "latest", "choices", "point", "dispute_until", "differing",
+        "member_ids", "signature", "dates",
+    )  # fmt: skip
 
     def __init__(self, members: tuple[Account, ...]) -> None:
         self.members = members
         self.lead = members[0]
         self.sort_key = self.lead.sort_key
-        self.start = self.sort_key[0]
+        self.anchor = self.sort_key[0]
         self.member_ids = tuple(member.id for member in members)
         self.signature = (self.sort_key, tuple((member.id, member.version) for member in members))
         spans = [member.span for member in members]
-        self.dates = frozenset([span.earliest for span in spans] + [span.latest for span in spans])
+        self.start = min(span.earliest for span in spans)
         self.latest = max(span.latest for span in spans)
+        self.choices = one_of_days(self.lead.span) if len(members) == 1 else ()
+        self.point = self.start == self.latest
+        self.dates = frozenset([span.earliest for span in spans] + [span.latest for span in spans] + [self.anchor, *self.choices])
         self.dispute_until = max(span.earliest for span in spans)
         self.differing = differing_fields([member.effect for member in members]) if len(members) > 1 else NO_FIELDS
 
     def __repr__(self) -> str:
         return f"Unit({', '.join(self.member_ids)})"
+
+
+def one_of_days(span: DateSpan) -> tuple[date, ...]:
+    """The days a one-of set allows, when it lists days only (a set with a range allows its whole span)."""
+    return span.choices if span.precision == "one_of" and ".." not in span.text else ()
 
 
 def differing_fields(effects: list[dict[str, Any]]) -> frozenset[str]:
@@ -98,34 +113,77 @@ def fold(units: Sequence[Unit], tracked: str | None, start: Folded = EMPTY) -> F
     return folded
 
 
-def render(projection: Projection, key: str, units: Sequence[Unit], folded: Folded, as_of: date) -> dict[str, Any]:
-    """The entity's JSON at ``as_of``, given the units applied by then and their fold."""
+def render(
+    projection: Projection,
+    key: str,
+    units: Sequence[Unit],
+    folded: Folded,
+    as_of: date,
+    prefix: Sequence[Folded] | None = None,
+    pending: Sequence[Unit] | None = None,
+    count: int | None = None,
+) -> dict[str, Any]:
+    """The entity's JSON at ``as_of``, given its units and the fold as shown: of the first ``count`` units
+    (by default ``folded.count``), or, when that is 0, of the ``pending`` ones.
+
+    ``prefix`` (the folds of every shorter prefix, when kept) and ``pending``
+    (units that may have happened by ``as_of`` but are shown later: open starts)
+    are computed when not given. Certainty and alternatives come from
+    :func:`ledger.projections.readings.assess`.
+    """
+    from ledger.projections.readings import assess
+
+    count = folded.count if count is None else count
+    prefix = prefix if prefix is not None else prefix_folds(units[:count], projection.tracked)
+    pending = pending_units(units[count:], as_of) if pending is None else pending
+    certainty, alternatives = assess(projection, units, count, prefix, pending, as_of, folded)
     view = EntityView(
         key=key,
         fields=folded.fields,
-        first=units[0].lead,
+        first=(units[0] if count else pending[0]).lead,
         since=folded.since,
         events=list(folded.events),
-        certainty="possible" if folded.latest > as_of else "certain",
+        certainty=certainty,
         disputed=bool(folded.open_disputes) or as_of < folded.dispute_until,
+        alternatives=alternatives,
     )
     return projection.render(view)
 
 
+def prefix_folds(units: Sequence[Unit], tracked: str | None) -> list[Folded]:
+    """The fold of every prefix of ``units``, the empty one first."""
+    folds = [EMPTY]
+    for unit in units:
+        folds.append(apply_unit(folds[-1], unit, tracked))
+    return folds
+
+
+def pending_units(units: Iterable[Unit], as_of: date) -> list[Unit]:
+    """The units that may have happened by ``as_of`` though the state as shown reads them later (open starts)."""
+    return [unit for unit in units if unit.start <= as_of < unit.anchor]
+
+
 def applied_count(units: Sequence[Unit], as_of: date) -> int:
-    """How many units apply at ``as_of`` (they are a prefix: units are sorted by start)."""
+    """How many units the state as shown applies at ``as_of`` (a prefix: units are sorted by anchor)."""
     count = 0
-    while count < len(units) and units[count].start <= as_of:
+    while count < len(units) and units[count].anchor <= as_of:
         count += 1
     return count
 
 
 def state_of_units(projection: Projection, key: str, units: Sequence[Unit], as_of: date) -> dict[str, Any] | None:
-    """The entity at ``as_of`` from its sorted units, or None when nothing applies yet."""
+    """The entity at ``as_of`` from its sorted units, or None when nothing can have happened yet.
+
+    The state as shown folds the units anchored by ``as_of``; when none is,
+    but an open start may have happened, it folds those.
+    """
     count = applied_count(units, as_of)
-    if not count:
+    pending = pending_units(units[count:], as_of)
+    if not count and not pending:
         return None
-    return render(projection, key, units, fold(units[:count], projection.tracked), as_of)
+    prefix = prefix_folds(units[:count], projection.tracked)
+    folded = prefix[-1] if count else fold(pending, projection.tracked)
+    return render(projection, key, units, folded, as_of, prefix, pending, count)
 
 
 def build_units(projection: Projection, resolved: dict[str, Resolved], groups: dict[str, str] | None = None) -> dict[str, list[Unit]]:

@@ -25,7 +25,7 @@ from typing import Any
 
 from ledger.dates import OPEN_START
 from ledger.projections.base import EntityKey, Projection
-from ledger.projections.fold import EMPTY, Folded, Unit, apply_unit, build_units, render
+from ledger.projections.fold import EMPTY, Folded, Unit, apply_unit, build_units, fold, pending_units, render
 from ledger.projections.state import PROJECTIONS, entity_of
 from ledger.projections.visibility import AmendmentCache, amend, resolve
 
@@ -100,14 +100,17 @@ class ValidSweep:
         changed = signatures ^ self.signatures
         if not changed:
             return None
+        starts = []
         for unit in self.units:
             if unit.signature in changed:
                 self._count(unit, -1)
+                starts.append(unit.start)
         for unit in units:
             if unit.signature in changed:
                 self._count(unit, +1)
+                starts.append(unit.start)
         self.units, self.signatures = units, signatures
-        return self._sweep_from(min(signature[0][0] for signature in changed))
+        return self._sweep_from(min(starts))
 
     def _count(self, unit: Unit, step: int) -> None:
         for day in unit.dates:
@@ -119,8 +122,12 @@ class ValidSweep:
                 self.days.pop(bisect_left(self.days, day))
 
     def _sweep_from(self, first_change: date) -> int:
-        """Render the segments from ``first_change`` on; return the index of the first that changed."""
-        unchanged = bisect_left(self.units, first_change, key=lambda unit: unit.start)
+        """Render the segments from ``first_change`` on; return the index of the first that changed.
+
+        Units are in anchor order; those anchored before ``first_change`` did not
+        change, so their prefix folds are kept.
+        """
+        unchanged = bisect_left(self.units, first_change, key=lambda unit: unit.anchor)
         del self.prefix[unchanged + 1 :]
         old = self.segments
         cut = bisect_left(old, first_change, key=lambda segment: segment.start)
@@ -129,14 +136,19 @@ class ValidSweep:
             segments[-1] = Segment(segments[-1].start, first_change, segments[-1].state)
         days = self.days[bisect_right(self.days, first_change) :]
         folded, count, units = self.prefix[unchanged], unchanged, self.units
+        tracked = self.projection.tracked
+        deferred = [unit for unit in units if unit.start < unit.anchor]
         for index, day in enumerate([first_change, *days]):
-            while count < len(units) and units[count].start <= day:
-                folded = apply_unit(folded, units[count], self.projection.tracked)
+            while count < len(units) and units[count].anchor <= day:
+                folded = apply_unit(folded, units[count], tracked)
                 self.prefix.append(folded)
                 count += 1
-            if count:
+            pending = pending_units(deferred, day) if deferred else []
+            if count or pending:
+                shown = folded if count else fold(pending, tracked)
                 end = days[index] if index < len(days) else None
-                extend(segments, Segment(day, end, render(self.projection, self.key, units, folded, day)))
+                state = render(self.projection, self.key, units, shown, day, self.prefix, pending, count)
+                extend(segments, Segment(day, end, state))
         self.segments = segments
         first = max(cut - 1, 0)
         while first < min(len(old), len(segments)) and old[first] is segments[first]:

@@ -57,4 +57,5 @@ POSITIONS = Projection(
     effect=position_effect,
     render=render_position,
     tracked="stance",
+    decided={"stance": "stance"},
 )

@@ -61,4 +61,5 @@ RESTRICTIONS = Projection(
     effect=restriction_effect,
     render=render_restriction,
     tracked="status",
+    decided={name: "subject" if name == "restricted" else name for name in FIELDS},
 )

@@ -43,4 +43,5 @@ TERRITORY = Projection(
     effect=territory_effect,
     render=render_territory,
     tracked="holder",
+    decided={name: name for name in ("holder", "size", "claimed_by")},
 )
