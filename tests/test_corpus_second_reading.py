@@ -101,10 +101,20 @@ def test_every_fix_applies_wherever_its_event_is_known():
         assert str(correction["reported"]) <= target.reported.isoformat(), correction["id"]
 
 
+def read_late(state):
+    """The state as every event read on its last possible day gives it (the state itself when certain).
+
+    The prepositioning is dated only "by 30 April", so the order of the supplemental's events is open
+    until a date settles it; read late, the approval then the deliveries come last.
+    """
+    late = next((a["state"] for a in state.get("alternatives", []) if "latest" in a["readings"]), None) or {}
+    return {**state, **late}
+
+
 def test_recorded_time_still_gives_the_first_readings_answers(ledger):
     store, cutoff, _, _ = ledger
-    then = entity(replay(store, "2024-05-20", recorded_before=cutoff), "aid_packages", SUPPLEMENTAL)
-    now = entity(replay(store, "2024-05-20"), "aid_packages", SUPPLEMENTAL)
+    then = read_late(entity(replay(store, "2024-05-20", recorded_before=cutoff), "aid_packages", SUPPLEMENTAL))
+    now = read_late(entity(replay(store, "2024-05-20"), "aid_packages", SUPPLEMENTAL))
     assert (then["status"], then["value"]["qualifier"]) == ("delivered", "about")
     assert (now["status"], now["value"]["qualifier"]) == ("in_delivery", "exact")
 
@@ -123,7 +133,7 @@ def test_the_audit_names_the_fixes(ledger):
 
 def test_the_supplemental_was_being_delivered_not_delivered_on_may_20(ledger):
     """CSM, 2024-05-20: officials 'are rushing U.S. arms into the country'; the shells 'will be a welcome arrival'."""
-    supplemental = entity(replay(ledger[0], "2024-05-20"), "aid_packages", SUPPLEMENTAL)
+    supplemental = read_late(entity(replay(ledger[0], "2024-05-20"), "aid_packages", SUPPLEMENTAL))
     assert supplemental["status"] == "in_delivery" and supplemental["measure"] == "delivery"
     assert supplemental["value"] == {"amount": 60000000000, "currency": "USD", "qualifier": "exact"}
 

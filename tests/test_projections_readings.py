@@ -13,10 +13,10 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from conftest import REPO
+from helpers import START, STATUSES, change, corpus_store, day, occurred_texts
 from ledger.dates import OPEN_END, OPEN_START, parse_edtf
 from ledger.projections import entity_state, entity_units
 from ledger.projections.base import EntityKey
-from test_projections_builders import START, STATUSES, change, day, occurred_texts
 
 R1 = EntityKey("restrictions", "r1")
 DECIDED = ("status", "conditions")
@@ -225,12 +225,12 @@ corpus = pytest.mark.skipif(not (EVENTS / "2024").is_dir(), reason="the corpus i
 
 @pytest.fixture(scope="module")
 def corpus_events(tmp_path_factory):
-    from ledger.ingest import ingest_paths
     from ledger.store import open_store
     from ledger.timetravel import load_events
 
-    with open_store(str(tmp_path_factory.mktemp("readings") / "ledger.db")) as store:
-        ingest_paths(store, [EVENTS])
+    db = str(tmp_path_factory.mktemp("readings") / "ledger.db")
+    corpus_store(db)
+    with open_store(db, create=False) as store:
         return load_events(store)
 
 
