@@ -1,9 +1,11 @@
 """The store appends, reads back, compresses, refuses edits at the database, and detects tampering."""
 
+import re
 import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime, timezone
+from pathlib import Path
 
 import pytest
 
@@ -344,3 +346,19 @@ def test_a_reader_sees_what_the_writer_appended(store, db):
         assert reader.events_at([2]) == {2: store.get("kirby-b").data}
         assert reader.positions_of(["kirby-b", "nothing"]) == {"kirby-b": 2}
         assert reader.verify().head == store.head().chain_hash
+
+
+STORE_TABLES = re.compile(r"\b(stored_events|ledger_chain|ledger_registry|ledger_codec)\b")
+
+
+def test_no_module_outside_the_store_names_its_tables():
+    root = Path(__file__).resolve().parent.parent
+    outside = [
+        f"{path.relative_to(root)}:{number}"
+        for folder in ("src", "benchmarks")
+        for path in sorted((root / folder).rglob("*.py"))
+        if "store" not in path.relative_to(root / folder).parts[:2]
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if STORE_TABLES.search(line)
+    ]
+    assert outside == []

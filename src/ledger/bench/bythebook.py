@@ -19,7 +19,6 @@ decodes the whole history of its aggregate.
 from __future__ import annotations
 
 import random
-import sqlite3
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
@@ -162,9 +161,14 @@ def ingest_by_the_book(db: str, spec: LedgerSpec, count: int, batch: int) -> tup
 
 def subject_keys(db: str) -> list[str]:
     """Every aggregate's key, read back from its creation event."""
-    with sqlite3.connect(db) as connection:
-        rows = connection.execute("SELECT state FROM stored_events WHERE originator_version = 1").fetchall()
-    return sorted(orjson.loads(state)["key"] for (state,) in rows)
+    app = _application(db, cache=False)
+    keys: list[str] = []
+    start = 1
+    while page := app.recorder.select_notifications(start, 10_000):
+        keys.extend(orjson.loads(notification.state)["key"] for notification in page if notification.originator_version == 1)
+        start = page[-1].id + 1
+    app.close()
+    return sorted(keys)
 
 
 def query_by_the_book(db: str, spec: LedgerSpec, queries: int, seed: int, keys: Sequence[str] | None = None) -> dict[str, Any]:

@@ -66,8 +66,10 @@ def _unavailable() -> dict[str, Any]:
 
 
 def _store_count(db: str) -> int:
-    with sqlite3.connect(db) as connection:
-        return connection.execute("SELECT COUNT(*) FROM ledger_chain").fetchone()[0]
+    from ledger.store import open_reader
+
+    with open_reader(db) as store:
+        return store.count()
 
 
 class _OutOfTime(Exception):

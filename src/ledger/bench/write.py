@@ -33,7 +33,7 @@ import orjson
 from ledger.bench.generate import LedgerSpec, generate_events, generate_registry
 from ledger.bench.measure import Stopwatch, copy_db, disk_usage, rate
 from ledger.ingest import IngestError, IngestReport, _Candidate, ingest_stream, start_workers, validate_items
-from ledger.store import open_store
+from ledger.store import open_reader, open_store
 
 
 def validate(events: Sequence[dict[str, Any]], where: str = "bench") -> list[_Candidate]:
@@ -142,33 +142,33 @@ def _batches(cursor: sqlite3.Cursor, size: int) -> Iterator[list[tuple[Any, ...]
 def raw_phase(source_db: str, target_db: str, batch: int) -> dict[str, Any]:
     """Copy the store's rows with raw ``executemany`` into same-shaped tables; time only the inserts.
 
-    Two figures: ``stored_events`` alone (the issue's baseline: the same
-    serialised event bytes into a same-shaped table) and ``stored_events`` plus
-    ``ledger_chain`` (every row an append writes).
+    Two figures: the stored events alone (the issue's baseline: the same
+    serialised event bytes into a same-shaped table) and the events plus
+    their hash-chain rows (every row an append writes).
     """
-    source = sqlite3.connect(source_db)
-    shapes = dict(source.execute("SELECT name, sql FROM sqlite_master WHERE type='table'"))
     results = {}
-    for label, tables in (("events_only", ["stored_events"]), ("events_and_chain", ["stored_events", "ledger_chain"])):
+    for label, parts in (("events_only", ["events"]), ("events_and_chain", ["events", "chain"])):
         for suffix in ("", "-wal", "-shm"):
             Path(f"{target_db}{suffix}").unlink(missing_ok=True)
         target = sqlite3.connect(target_db, isolation_level=None)
-        target.execute("PRAGMA journal_mode=WAL")  # as the eventsourcing recorder does
-        for table in tables:
-            target.execute(shapes[table])
-        readers = [source.execute(f"SELECT * FROM {table} ORDER BY rowid") for table in tables]
-        inserts = [f"INSERT INTO {table} VALUES ({','.join('?' * len(reader.description))})" for table, reader in zip(tables, readers)]
-        watch, count = Stopwatch(), 0
-        for chunks in zip(*(_batches(reader, batch) for reader in readers)):
-            with watch:
-                target.execute("BEGIN")
-                for insert, rows in zip(inserts, chunks):
-                    target.executemany(insert, rows)
-                target.execute("COMMIT")
-            count += len(chunks[0])
+        target.execute("PRAGMA journal_mode=WAL")  # as the store does
+        with open_reader(source_db) as source:
+            readers = [source.raw_rows(part) for part in parts]  # type: ignore[attr-defined]  # a SQLite store's reader
+            inserts = []
+            for shape, reader in readers:
+                target.execute(shape)
+                table = shape.split("(", 1)[0].split()[-1]
+                inserts.append(f"INSERT INTO {table} VALUES ({','.join('?' * len(reader.description))})")
+            watch, count = Stopwatch(), 0
+            for chunks in zip(*(_batches(reader, batch) for _, reader in readers)):
+                with watch:
+                    target.execute("BEGIN")
+                    for insert, rows in zip(inserts, chunks):
+                        target.executemany(insert, rows)
+                    target.execute("COMMIT")
+                count += len(chunks[0])
         target.close()
         results[label] = {"events": count, "seconds": watch.seconds, "events_per_s": rate(count, watch.seconds)}
-    source.close()
     for suffix in ("", "-wal", "-shm"):
         Path(f"{target_db}{suffix}").unlink(missing_ok=True)
     return {"batch": batch, **results, "events_per_s": results["events_only"]["events_per_s"]}

@@ -13,13 +13,10 @@ and adds what :func:`~ledger.projections.history.group_by_entity` gives for them
 
 from __future__ import annotations
 
-import sqlite3
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
-
-import orjson
 
 from ledger.projections.base import EntityKey
 from ledger.projections.history import group_by_entity
@@ -113,15 +110,3 @@ def gather(groups: list[list[str]], size: int) -> Iterator[list[str]]:
             chunk = []
     if chunk:
         yield chunk
-
-
-def stored_reader(store: sqlite3.Connection, read_event: Callable[[bytes], dict[str, Any]]) -> ReadEvents:
-    """Events read from the store on ``store`` by position (``read_event`` decodes a stored state)."""
-
-    def read(positions: list[int]) -> dict[int, dict[str, Any]]:
-        found = store.execute(
-            "SELECT rowid, state FROM stored_events WHERE rowid IN (SELECT value FROM json_each(?))", (orjson.dumps(positions),)
-        )
-        return {position: read_event(state) for position, state in found}
-
-    return read

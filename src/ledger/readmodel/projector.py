@@ -34,10 +34,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+from itertools import islice
 from typing import Any
-
-import orjson
 
 from ledger.projections.base import EntityKey
 from ledger.projections.history import group_by_entity
@@ -47,7 +45,7 @@ from ledger.readmodel.membership import CLOSURE_RELATIONS, closure_links, role
 from ledger.readmodel.rebuild import REBUILDING, Rebuild, create_indexes, drop_indexes, expected_indexes
 from ledger.readmodel.schema import ReadModelError, connect, migrate
 from ledger.readmodel.versions import HISTORY_TABLES, StaleHistory, VersionChanges, VersionWriter
-from ledger.store import event_reader
+from ledger.store import Batch, RecordedEvent, StoreError, StoreReader, open_reader
 
 TRACKING_NAME = "ledger-view"
 CHUNK = 900  # bound parameters per IN (...) list, under SQLite's 999
@@ -72,18 +70,6 @@ class Tracking:
     batch: int | None = None
     chain_hash: str | None = None
     registry_mark: str | None = None
-
-
-@dataclass(frozen=True)
-class Batch:
-    """One append transaction of the store: positions ``start`` to ``end``."""
-
-    start: int
-    end: int
-
-    @property
-    def size(self) -> int:
-        return self.end - self.start + 1
 
 
 @dataclass
@@ -114,10 +100,10 @@ class Projector:
 
     def __init__(self, store_path: str | os.PathLike[str], view_path: str | os.PathLike[str], history_budget: int = DEFAULT_BUDGET) -> None:
         self.store_path, self.view_path = os.fspath(store_path), os.fspath(view_path)
-        if not Path(self.store_path).exists():
-            raise ReadModelError(f"no ledger database at {self.store_path}; run 'ledger ingest events/' to create it")
-        self.store = sqlite3.connect(f"file:{Path(self.store_path).resolve()}?mode=ro", uri=True, check_same_thread=False)
-        self.read_event = event_reader(self.store)
+        try:
+            self.store: StoreReader = open_reader(self.store_path)
+        except StoreError as error:
+            raise ReadModelError(str(error)) from None
         self.view = connect(self.view_path)
         self.migrations = migrate(self.view_path, self.view)
         self.histories = HistoryCache(history_budget)
@@ -154,8 +140,7 @@ class Projector:
         """Refuse to go on if the view was built from another store (or the store lost events)."""
         if not tracking.position:
             return
-        row = self.store.execute("SELECT chain_hash FROM ledger_chain WHERE position = ?", (tracking.position,)).fetchone()
-        if row is None or row[0] != tracking.chain_hash:
+        if self.store.chain_hash(tracking.position) != tracking.chain_hash:
             raise ReadModelError(
                 f"the read model {self.view_path} was built from a different ledger than {self.store_path} "
                 f"(position {tracking.position} does not match); run 'ledger project --rebuild'"
@@ -165,10 +150,7 @@ class Projector:
 
     def pending_batches(self, after: int) -> list[Batch]:
         """The store's append batches after position ``after``, in order."""
-        found = self.store.execute(
-            "SELECT batch, MAX(position) FROM ledger_chain WHERE position > ? GROUP BY batch ORDER BY batch", (after,)
-        ).fetchall()
-        return [Batch(start, end) for start, end in found]
+        return self.store.batches(after)
 
     def run(self, progress: Progress | None = None) -> ProjectionReport:
         """Apply every batch the read model has not seen yet; return what was done.
@@ -217,7 +199,7 @@ class Projector:
 
     def store_end(self) -> int:
         """The store's last position (0 when it is empty)."""
-        return self.store.execute("SELECT COALESCE(MAX(position), 0) FROM ledger_chain").fetchone()[0]
+        return self.store.head().position
 
     def rebuild(self, progress: Progress | None = None) -> ProjectionReport:
         """Empty the read model and fill it from the whole store, entity by entity (:mod:`ledger.readmodel.rebuild`).
@@ -246,7 +228,7 @@ class Projector:
                 with transaction(self.view):
                     self.view.execute("INSERT INTO projector_state (name, position, updated_at) VALUES (?, 0, ?)", (REBUILDING, now()))
                     drop_indexes(self.view, VIEW_TABLES, expected)
-            rebuild = Rebuild(self.store, self.view, self.read_event, end, report, progress)
+            rebuild = Rebuild(self.store, self.view, end, report, progress)
             rebuild.run()
             with transaction(self.view):
                 if expected is not None:
@@ -255,7 +237,7 @@ class Projector:
                     self.view.execute(f"INSERT INTO {index} ({index}) VALUES ('rebuild')")
             self.view.execute("PRAGMA synchronous=NORMAL")
             self.view.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the rows are on disk before the tracking row says so
-            (chain_hash,) = self.store.execute("SELECT chain_hash FROM ledger_chain WHERE position = ?", (end,)).fetchone()
+            chain_hash = self.store.chain_hash(end) or ""
             with transaction(self.view):
                 self.write_tracking(Batch(rebuild.last_batch, end), chain_hash)
                 self.view.execute("DELETE FROM projector_state WHERE name = ?", (REBUILDING,))
@@ -284,11 +266,10 @@ class Projector:
 
     def copy_registry(self, tracking: Tracking) -> None:
         """Copy actors, documents and questions from the store when they changed since the last copy."""
-        count, last = self.store.execute("SELECT COUNT(*), COALESCE(MAX(rowid), 0) FROM ledger_registry").fetchone()
-        mark = f"{count}:{last}"
+        mark = self.store.registry_mark()
         if mark == tracking.registry_mark:
             return
-        entries = [(kind, key, orjson.loads(data)) for kind, key, data in self.store.execute("SELECT kind, id, data FROM ledger_registry")]
+        entries = [(kind, key, data) for kind, entries in self.store.registry().items() for key, data in entries.items()]
         with transaction(self.view):
             for kind, table_rows in rows.registry_rows(entries).items():
                 table, columns = rows.REGISTRY_TABLES[kind]
@@ -318,7 +299,7 @@ class Projector:
             (last_source,) = self.view.execute("SELECT COALESCE(MAX(id), 0) FROM event_sources").fetchone()
             for page in self.read_batch(batch):
                 event_rows, source_rows, link_rows = [], [], []
-                for position, recorded_at, chain_hash, data in page:  # noqa: B007 - the last chain_hash is the tracking row's
+                for position, recorded_at, _, chain_hash, data in page:  # noqa: B007 - the last chain_hash is the tracking row's
                     new[data["id"]] = data
                     positions[data["id"]] = position
                     event_rows.append(rows.event_row(data, position, batch.start, recorded_at))
@@ -345,18 +326,11 @@ class Projector:
             (last_source,),
         )
 
-    def read_batch(self, batch: Batch) -> Iterator[list[tuple[int, str, str, dict[str, Any]]]]:
-        """The batch's events as (position, recorded_at, chain_hash, event), a page at a time."""
-        start = batch.start
-        while start <= batch.end:
-            stop = min(batch.end, start + READ_PAGE - 1)
-            found = self.store.execute(
-                "SELECT c.position, c.recorded_at, c.chain_hash, s.state FROM ledger_chain c "
-                "JOIN stored_events s ON s.rowid = c.position WHERE c.position BETWEEN ? AND ? ORDER BY c.position",
-                (start, stop),
-            ).fetchall()
-            yield [(position, at, chain, self.read_event(state)) for position, at, chain, state in found]
-            start = stop + 1
+    def read_batch(self, batch: Batch) -> Iterator[list[RecordedEvent]]:
+        """The batch's recorded events, a page at a time."""
+        events = self.store.events(batch.start, batch.end)
+        while page := list(islice(events, READ_PAGE)):
+            yield page
 
     def update_histories(self, new: dict[str, dict[str, Any]], positions: dict[str, int], writer: VersionWriter) -> int:
         """Bring the history of every entity the new events touch up to date; return how many changed.
@@ -409,7 +383,7 @@ class Projector:
         events = {data["id"]: data for data in members}
         events.update((event_id, related[event_id]) for event_id in known.keys() & related.keys())
         missing = [position for event_id, position in known.items() if event_id not in events]
-        events.update((data["id"], data) for data in self.stored_events(missing).values())
+        events.update((data["id"], data) for data in self.events_at(missing).values())
         if known and self.resume(entity, [events[event_id] for event_id in known], arrived, writer):
             return arrived
         history = EntityHistory(entity)
@@ -476,17 +450,12 @@ class Projector:
             marks = ", ".join("?" * len(chunk))
             for event_id, position in self.view.execute(f"SELECT id, position FROM events WHERE id IN ({marks})", chunk):
                 by_position[position] = event_id
-        stored = self.stored_events(by_position)
+        stored = self.events_at(by_position)
         return {by_position[position]: (position, data) for position, data in stored.items()}
 
-    def stored_events(self, positions: Iterable[int]) -> dict[int, dict[str, Any]]:
+    def events_at(self, positions: Iterable[int]) -> dict[int, dict[str, Any]]:
         """Events read from the store by position."""
-        found: dict[int, dict[str, Any]] = {}
-        for chunk in chunks(list(positions)):
-            marks = ", ".join("?" * len(chunk))
-            for position, state in self.store.execute(f"SELECT rowid, state FROM stored_events WHERE rowid IN ({marks})", chunk):
-                found[position] = self.read_event(state)
-        return found
+        return self.store.events_at(positions)
 
 
 def chunks(items: list[Any], size: int = CHUNK) -> Iterator[list[Any]]:

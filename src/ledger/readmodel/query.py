@@ -137,6 +137,7 @@ def current_view(db: str | os.PathLike[str], view: str | os.PathLike[str] | None
     its answers are exactly what folding the store would give.
     """
     from ledger.readmodel.schema import view_path_for
+    from ledger.store import read_head
 
     path = view_path_for(db, view)
     if not (os.path.exists(path) and os.path.exists(os.fspath(db))):
@@ -144,11 +145,10 @@ def current_view(db: str | os.PathLike[str], view: str | os.PathLike[str] | None
     try:
         with sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True) as conn:
             tracked = conn.execute("SELECT position, chain_hash FROM projector_state WHERE name = 'ledger-view'").fetchone()
-        with sqlite3.connect(f"file:{os.path.abspath(os.fspath(db))}?mode=ro", uri=True) as conn:
-            head = conn.execute("SELECT position, chain_hash FROM ledger_chain ORDER BY position DESC LIMIT 1").fetchone()
+        head = read_head(db)
     except sqlite3.Error:
         return None
-    return path if tracked and head and tuple(tracked) == tuple(head) else None
+    return path if tracked and head and head.position and tuple(tracked) == tuple(head) else None
 
 
 def caught_up_view(db: str | os.PathLike[str], view: str | os.PathLike[str] | None = None) -> str | None:

@@ -34,19 +34,19 @@ import gc
 import sqlite3
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
+from itertools import islice
 from typing import TYPE_CHECKING, Any
-
-import orjson
 
 from ledger.projections.base import EntityKey
 from ledger.readmodel import rows
 from ledger.readmodel.histories import EntityHistory, HistoryDelta
-from ledger.readmodel.membership import Membership, role, stored_reader
+from ledger.readmodel.membership import Membership, role
 from ledger.readmodel.versions import HISTORY_TABLES, HistoryTable, Row, identity
 
 if TYPE_CHECKING:
     from ledger.readmodel.projector import ProjectionReport
     from ledger.readmodel.workers import ReplayPool
+    from ledger.store import StoreReader
 
 READ_PAGE = 5_000  # store rows per fetch in the first pass
 ENTITY_EVENTS = 4_000  # member events read back at a time in the second pass
@@ -167,22 +167,20 @@ VERSION_SQL = {name: rows.insert_sql(table.table, table.columns) for name, table
 class Rebuild:
     """Fills an emptied read model (``view``) from the store (``store``) up to position ``end``.
 
-    ``read_event`` decodes a stored state (:func:`ledger.store.event_reader`);
-    what it writes is counted in ``report`` (batches, events, entity updates,
+    What it writes is counted in ``report`` (batches, events, entity updates,
     rows opened and closed); ``progress(done, total)`` is called as entities
     are finished, ``done`` counting their events.
     """
 
     def __init__(
         self,
-        store: sqlite3.Connection,
+        store: StoreReader,
         view: sqlite3.Connection,
-        read_event: Callable[[bytes], dict[str, Any]],
         end: int,
         report: ProjectionReport,
         progress: Callable[[int, int], None] | None = None,
     ) -> None:
-        self.store, self.view, self.read_event, self.end = store, view, read_event, end
+        self.store, self.view, self.end = store, view, end
         self.report, self.progress = report, progress
         self.batches: list[int] = []
 
@@ -198,7 +196,7 @@ class Rebuild:
             sink = RowSink(self.view)
             membership = self.load_events(sink)
             sink.commit()
-            read = stored_reader(self.store, self.read_event)
+            read = self.store.events_at
             membership.add_linked_groups(self.positions_of, read)
             if pool is not None:
                 pool.prepare(self.batches)
@@ -216,27 +214,22 @@ class Rebuild:
         if self.end < PARALLEL_EVENTS:
             return None
         workers = worker_count()
-        path = next((file for _, name, file in self.store.execute("PRAGMA database_list") if name == "main"), "")
-        if workers <= 0 or not path:
+        location = self.store.location
+        if workers <= 0 or location in ("", ":memory:"):
             return None
-        return ReplayPool(path, workers)
+        return ReplayPool(location, workers)
 
     # -- pass 1: events in position order -----------------------------------------------------
 
     def load_events(self, sink: RowSink) -> Membership:
         """Write every event's rows, in position order; return the entities' members."""
         membership = Membership()
-        cursor = self.store.execute(
-            "SELECT c.position, c.batch, c.recorded_at, s.state FROM ledger_chain c "
-            "JOIN stored_events s ON s.rowid = c.position WHERE c.position <= ? ORDER BY c.position",
-            (self.end,),
-        )
-        read_event, batches = self.read_event, self.batches
+        events = self.store.events(1, self.end)
+        batches = self.batches
         event_row, source_rows, link_rows = rows.event_row, rows.source_rows, rows.link_rows
-        while page := cursor.fetchmany(READ_PAGE):
+        while page := list(islice(events, READ_PAGE)):
             event_rows, source_rows_, link_rows_ = [], [], []
-            for position, batch, recorded_at, state in page:
-                data = read_event(state)
+            for position, recorded_at, batch, _, data in page:
                 if not batches or batches[-1] != batch:
                     batches.append(batch)
                 event_rows.append(event_row(data, position, batch, recorded_at))
@@ -251,11 +244,7 @@ class Rebuild:
 
     def positions_of(self, event_ids: list[str]) -> dict[str, int]:
         """Store positions of these events (up to the rebuild's end)."""
-        found = self.store.execute(
-            "SELECT event_id, position FROM ledger_chain WHERE event_id IN (SELECT value FROM json_each(?)) AND position <= ?",
-            (orjson.dumps(event_ids), self.end),
-        )
-        return dict(found.fetchall())
+        return self.store.positions_of(event_ids, up_to=self.end)
 
     # -- pass 2: entity by entity -------------------------------------------------------------
 

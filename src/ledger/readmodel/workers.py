@@ -21,9 +21,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import queue
-import sqlite3
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 from ledger.readmodel.rebuild import Group, GroupRows
@@ -45,18 +43,17 @@ def worker_count() -> int:
 
 def replay_worker(number: int, tasks: Any, results: Any) -> None:
     """A worker's loop: the store's path and batch starts, then ``(index, group)`` tasks until ``None``."""
-    from ledger.readmodel.membership import stored_reader
     from ledger.readmodel.rebuild import replay_group
-    from ledger.store import event_reader
+    from ledger.store import open_reader
 
     gc.freeze()  # what the worker imported stays out of collections; each group's own garbage is collected
     setup = tasks.get()
     if setup is None:
         return
-    path, batches = setup
-    store = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
+    location, batches = setup
+    store = open_reader(location)
     try:
-        read = stored_reader(store, event_reader(store))
+        read = store.events_at
         while (task := tasks.get()) is not None:
             index, group = task
             try:
@@ -70,7 +67,7 @@ def replay_worker(number: int, tasks: Any, results: Any) -> None:
 
 
 class ReplayPool:
-    """``workers`` processes computing groups' rows from the store at ``store_path``."""
+    """``workers`` processes computing groups' rows from the store at ``store_path`` (a location :func:`ledger.store.open_reader` opens)."""
 
     def __init__(self, store_path: str, workers: int) -> None:
         methods = multiprocessing.get_all_start_methods()

@@ -15,7 +15,6 @@ projector can read while a writer appends (WAL mode).
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
@@ -143,7 +142,7 @@ class SQLiteReader(StoreReader):
             sql, params = sql + " WHERE kind = ?", (kind,)
         found: dict[str, dict[str, dict[str, Any]]] = {}
         for entry_kind, key, data in self._rows(sql, params):
-            found.setdefault(entry_kind, {})[key] = json.loads(data)
+            found.setdefault(entry_kind, {})[key] = orjson.loads(data)
         return found
 
     def registry_ids(self) -> dict[str, set[str]]:
@@ -180,6 +179,19 @@ class SQLiteReader(StoreReader):
 
     def checkpoints(self) -> list[str]:
         return log.checkpoints(self.conn)
+
+    # -- for baselines -------------------------------------------------------------------------
+
+    def raw_rows(self, part: str) -> tuple[str, sqlite3.Cursor]:
+        """The ``CREATE TABLE`` statement and a cursor over the rows (in position order) of a table an append writes.
+
+        ``part`` is ``events`` (the stored states) or ``chain``. For benchmarks
+        that copy the very bytes the store wrote with plain ``sqlite3``; the
+        ledger itself never reads them this way.
+        """
+        table = {"events": "stored_events", "chain": "ledger_chain"}[part]
+        (shape,) = self.conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
+        return shape, self.conn.execute(f"SELECT * FROM {table} ORDER BY rowid")
 
     # -- checking ----------------------------------------------------------------------------
 
