@@ -260,3 +260,39 @@ def test_a_november_decision_written_with_an_open_start_is_not_overridden_by_the
     assert "atacms-ban-unchanged-by-kharkiv-guidance" in lifted["before"]
     june = entity_state(events, key, date(2024, 6, 1))
     assert june["status"] == "prohibited" and june["certainty"] == "possible"
+
+
+# --- the ingest warning ---------------------------------------------------------------------
+
+
+def test_a_new_event_whose_order_against_another_is_undetermined_and_matters_is_named():
+    from ledger.projections.ordering import order_warnings
+
+    old = [change("may-ban", "r1", "prohibited", "2024-05-30", day(40)), change("april-ban", "r1", "prohibited", "2024-04-02", day(40))]
+    later = change("ban-lifted", "r1", "permitted", "../2024-11-17", "2024-11-18")
+    warnings = order_warnings([later], old)
+    assert len(warnings) == 2 and all(w.startswith("ban-lifted: order against ") for w in warnings)
+    assert any("may-ban" in w and "status" in w for w in warnings)
+    restating = change("may-restated", "r1", "prohibited", "[2024-05-24,2024-05-31]", day(40))
+    assert order_warnings([restating], old) == []  # same state either way
+    exact = change("june-lift", "r1", "permitted", "2024-06-02", day(40))
+    assert order_warnings([exact], old) == []  # dates order it
+
+
+def test_ledger_ingest_warns_on_stderr_and_in_json_and_appends_all_the_same(tmp_path, ledger_dir, db):
+    from click.testing import CliRunner
+
+    from conftest import write_events
+    from ledger.cli import main
+
+    write_events(ledger_dir / "may.yaml", [change("may-ban", "r1", "prohibited", "2024-05-30", day(40))])
+    runner = CliRunner()
+    assert runner.invoke(main, ["ingest", str(ledger_dir), "--db", db, "--no-project"]).exit_code == 0
+    write_events(ledger_dir / "later.yaml", [change("ban-lifted", "r1", "permitted", "../2024-11-17", "2024-11-18")])
+    result = runner.invoke(main, ["ingest", str(ledger_dir), "--db", db, "--no-project", "--format", "json"])
+    assert result.exit_code == 0
+    assert "warning: ban-lifted: order against may-ban (restrictions:r1)" in result.stderr
+    import json
+
+    report = json.loads(result.stdout)
+    assert report["appended"] == 1 and len(report["warnings"]) == 1 and "may-ban" in report["warnings"][0]

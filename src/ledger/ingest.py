@@ -82,6 +82,8 @@ class IngestReport:
     """Seconds this process spent waiting for validation it could not overlap with its own work."""
     validation_cpu: float = 0.0
     """CPU seconds spent validating (in worker processes, or here), summed over chunks."""
+    warnings: list[str] = field(default_factory=list)
+    """What does not stop an ingest: new events whose order against others of their entity is undetermined."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -91,6 +93,7 @@ class IngestReport:
             "registry_entries": self.registry_entries,
             "first_position": self.positions[0] if self.positions else None,
             "last_position": self.positions[-1] if self.positions else None,
+            "warnings": self.warnings,
         }
 
 
@@ -556,6 +559,9 @@ class _Append:
         report.positions.extend(appended.positions)
         report.appended.extend(event.event_id for event in self.new if event.event_id not in skipped_now)
         report.skipped.extend([*self.skipped, *appended.skipped])
+        from ledger.projections.ordering import appended_order_warnings  # the fold's rule, on use: ingest does not fold
+
+        report.warnings.extend(appended_order_warnings(self.store, [e.canonical for e in self.new if e.event_id not in skipped_now]))
 
 
 def _registry_with(store: LedgerStore, entries: Sequence[tuple[str, str, dict]]) -> dict[str, set[str]]:

@@ -64,6 +64,8 @@ def ingest(paths: tuple[str, ...], db: str, progress: bool | None, run_projector
     if run_projector and report.appended:
         after_ingest(db)
     summary = report.to_dict()
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if fmt == "json":
         emit_json(summary)
     else:
