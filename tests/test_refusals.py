@@ -194,3 +194,10 @@ def test_query_dates_keep_the_whole_calendar() -> None:
 @pytest.mark.parametrize("text, expected", [("1e999999999", float("inf")), ("1E-999999999", 0.0), ("1E+3", 1000), ("NaN", None)])
 def test_amounts_render_without_building_huge_integers(text: str, expected: object) -> None:
     assert number(text) == expected
+
+
+def test_a_registry_date_is_a_calendar_day_not_a_timestamp(cli, tmp_path: Path) -> None:
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    (folder / "documents.yaml").write_text(yaml.safe_dump([{"id": "doc-new", "outlet": "Example", "published": "0"}]))
+    refused(cli, folder, "documents.yaml: 0.published: '0' is not a date")

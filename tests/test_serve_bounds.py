@@ -9,11 +9,6 @@ answer POST as they answer GET.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -23,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import corpus_store
+from helpers import corpus_store, serving
 from ledger.readmodel.bounds import MAX_VALUE_BYTES, bounded_printf, linear_instr, linear_replace
 
 BIG = "replace(printf('%.*c', 100000, 'x'), 'x', 'aaaaaaaaaa')"  # a megabyte of text, built within the limits
@@ -41,12 +36,6 @@ RUNAWAY_CALLS = {
     "an endless recursive query": "with recursive n(i) as (select 1 union all select i + 1 from n) select count(*) from n",
     "a two-million-row sort": "with recursive n(i) as (select 1 union all select i + 1 from n where i < 2000000) select i from n order by random()",
 }
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def request(url: str, data: bytes | None = None, headers: dict[str, str] | None = None, timeout: float = 60) -> tuple[int, str, float]:
@@ -73,32 +62,8 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("serve")
     db = str(folder / "ledger.db")
     corpus_store(db)
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ledger", "serve", "--db", db, "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "LEDGER_VIEW_DB": str(folder / "ledger.view.db")},
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            try:
-                request(base + "/-/versions.json", timeout=2)
-                break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                assert time.monotonic() < deadline, "ledger serve did not answer"
-                time.sleep(0.2)
-        yield base, process
-    finally:
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGTERM)
-            process.wait(timeout=10)
-        if process.stdout:
-            process.stdout.close()
+    with serving(db, str(folder / "ledger.view.db")) as running:
+        yield running
 
 
 def sql_url(base: str, sql: str) -> str:

@@ -9,12 +9,11 @@ not appended to the hash chain.
 from __future__ import annotations
 
 import functools
-from datetime import date
 from typing import Literal
 
 from pydantic import Field, TypeAdapter
 
-from ledger.events import Model, Slug
+from ledger.events import Day, Model, Slug
 
 REGISTRY_FILES = {"actors.yaml": "actor", "documents.yaml": "document", "questions.yaml": "question"}
 
@@ -31,7 +30,7 @@ class Actor(Model):
 class Document(Model):
     id: Slug = Field(description="For the seed articles: the seed file's name")
     outlet: str = Field(min_length=1)
-    published: date
+    published: Day
     published_note: str | None = Field(None, description="How sure the publication date is, when not printed")
     title: str | None = None
     url: str | None = None
