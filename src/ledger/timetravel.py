@@ -142,9 +142,10 @@ def find_entity(events: Iterable[dict[str, Any]], entity: str) -> EntityKey:
 
 
 def timeline(store: LedgerStore, entity: str | None = None) -> list[dict[str, Any]]:
-    """Dated events in the order they occurred; for one entity, its events and those linked to them."""
+    """Dated events in the order they occurred (as amended by corrections); for one entity, its events and those linked to them."""
     events = load_events(store)
-    rows = [timeline_row(data) for data in events]
+    amended = {event_id: item.data for event_id, item in resolve(events).items() if item.amendments}
+    rows = [timeline_row(amended.get(data["id"], data)) for data in events]  # dates as corrected, as audit has them
     if entity is not None:
         key = find_entity(events, entity)
         related = entity_related(events, key)

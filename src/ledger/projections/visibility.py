@@ -177,3 +177,51 @@ def alternative_groups(resolved: dict[str, Resolved]) -> dict[str, str]:
                 parent[high] = low
                 parent.setdefault(low, low)
     return {key: find(key) for key in parent}
+
+
+def corrections_of(event_id: str, events: Iterable[dict[str, Any]], known_at: date | None = None) -> dict[str, Any]:
+    """How the record corrects an event, as known at ``known_at``: for ``ledger show`` and anyone asking.
+
+    Returns ``{"event", "status", "retracted_by", "amended_by", "corrections"}``:
+    ``status`` is ``retracted``, ``amended`` or ``as_recorded``; ``retracted_by``
+    the corrections in effect that retract it; ``amended_by`` those whose
+    amendment applies, in the order applied; ``corrections`` every correction
+    naming it (``id``, ``action``, ``reported``, ``reason``, ``summary``,
+    ``amended``, ``in_effect``: False when itself retracted or, for an
+    amendment, when its result would not be a valid event), in reported order.
+    """
+    visible = visible_events(events, known_at)
+    resolved = resolve(visible)
+    naming = sorted(
+        (data for data in visible if data["kind"] == "correction" and data["corrects"] == event_id),
+        key=lambda data: (data["reported"], data["id"]),
+    )
+    amended_by = list(resolved[event_id].amendments) if event_id in resolved else []
+    targeting: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for data in visible:
+        if data["kind"] == "correction":
+            targeting[data["corrects"]].append(data)
+    retracted_by = [data["id"] for data in naming if data["action"] == "retract" and not is_retracted(data["id"], targeting, set())]
+    corrections = [
+        {
+            "id": data["id"],
+            "action": data["action"],
+            "reported": data["reported"],
+            "reason": data.get("reason"),
+            "summary": data.get("summary"),
+            "amended": data.get("amended"),
+            "in_effect": data["id"] in retracted_by or data["id"] in amended_by,
+        }
+        for data in naming
+    ]
+    status = "retracted" if retracted_by else "amended" if amended_by else "as_recorded"
+    return {"event": event_id, "status": status, "retracted_by": retracted_by, "amended_by": amended_by, "corrections": corrections}
+
+
+def is_retracted(event_id: str, targeting: dict[str, list[dict[str, Any]]], path: set[str]) -> bool:
+    """True when a retraction that is not itself retracted names the event (cycles count as not retracting)."""
+    if event_id in path:
+        return False
+    return any(
+        data["action"] == "retract" and not is_retracted(data["id"], targeting, path | {event_id}) for data in targeting.get(event_id, [])
+    )
