@@ -115,7 +115,9 @@ def test_a_writer_killed_inside_its_transaction_leaves_nothing_and_holds_no_lock
         assert conn.execute("SELECT count(*), max(notification_id) FROM stored_events").fetchone() == (2, 2)
 
 
-def test_a_writer_role_appends_but_cannot_change_or_remove_what_is_recorded(postgres_server, postgres_url: str) -> None:
+def test_a_writer_role_appends_but_cannot_change_or_remove_what_is_recorded_and_a_reader_role_reads(
+    postgres_server, postgres_url: str
+) -> None:
     new_ledger(postgres_url, "by-owner")
     database = postgres_url.rsplit("/", 1)[1]
     postgres_server.psql(
@@ -129,6 +131,17 @@ def test_a_writer_role_appends_but_cannot_change_or_remove_what_is_recorded(post
         assert appended.positions == [2]
         assert backend.append([], registry=[("actors", "kirby", {"id": "kirby", "name": "John Kirby"})]) is not None
         assert backend.verify().ok
+    postgres_server.psql(
+        "DO $$ BEGIN CREATE ROLE ledger_reader LOGIN PASSWORD 'reader-secret'; EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+    )
+    postgres_server.psql(
+        f"GRANT CONNECT ON DATABASE {database} TO ledger_reader; GRANT USAGE ON SCHEMA public TO ledger_reader; "
+        "GRANT SELECT ON ALL TABLES IN SCHEMA public TO ledger_reader",
+        dbname=database,
+    )
+    with open_reader(postgres_server.url(database, user="ledger_reader", password="reader-secret")) as reader:
+        assert reader.count() == 2
+        assert reader.verify().ok
     with psycopg.connect(writer_url, autocommit=True) as conn:
         for statement in (
             "UPDATE stored_events SET topic = 'x'",
