@@ -33,8 +33,14 @@ class ReadModelError(Exception):
 
 
 def default_view_path(db: str | os.PathLike[str]) -> str:
-    """The read model beside a store: ``ledger.db`` → ``ledger.view.db``, ``x.sqlite`` → ``x.sqlite.view.db``."""
+    """The read model beside a store: ``ledger.db`` → ``ledger.view.db``, ``x.sqlite`` → ``x.sqlite.view.db``.
+
+    A store on a database server (a ``postgresql://`` URL) has its read model in
+    the working directory, ``ledger.view.db``: each analyst keeps a local one.
+    """
     text = os.fspath(db)
+    if text.startswith(("postgresql://", "postgres://")):
+        return "ledger" + VIEW_SUFFIX
     return (text[: -len(".db")] if text.endswith(".db") else text) + VIEW_SUFFIX
 
 
