@@ -296,3 +296,20 @@ def test_ledger_ingest_warns_on_stderr_and_in_json_and_appends_all_the_same(tmp_
 
     report = json.loads(result.stdout)
     assert report["appended"] == 1 and len(report["warnings"]) == 1 and "may-ban" in report["warnings"][0]
+
+
+def test_a_read_model_rendered_before_the_readings_is_rebuilt_before_it_answers(tmp_path):
+    import sqlite3
+
+    from ledger.readmodel.projector import project
+    from ledger.readmodel.query import caught_up_view, replay
+
+    db, view = str(tmp_path / "ledger.db"), str(tmp_path / "ledger.view.db")
+    corpus_store(db)
+    project(db, view)
+    with sqlite3.connect(view) as conn:  # as a read model of the previous release: no m0004, states without alternatives
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm0004_states_with_readings'")
+        conn.execute("UPDATE restriction_versions SET state = json_remove(state, '$.alternatives')")
+    assert caught_up_view(db, view) == view
+    states = replay(view, "2024-08-20", only="restrictions")["restrictions"]
+    assert states and all("alternatives" in state for state in states)

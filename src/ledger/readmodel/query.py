@@ -136,7 +136,7 @@ def current_view(db: str | os.PathLike[str], view: str | os.PathLike[str] | None
     Caught up means its tracking position and chain hash are the store's head, so
     its answers are exactly what folding the store would give.
     """
-    from ledger.readmodel.schema import view_path_for
+    from ledger.readmodel.schema import up_to_date, view_path_for
     from ledger.store import read_head
 
     path = view_path_for(db, view)
@@ -145,6 +145,7 @@ def current_view(db: str | os.PathLike[str], view: str | os.PathLike[str] | None
     try:
         with sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True) as conn:
             tracked = conn.execute("SELECT position, chain_hash FROM projector_state WHERE name = 'ledger-view'").fetchone()
+            tracked = tracked if up_to_date(conn) else None  # a pending migration may change what rows hold
         head = read_head(db)
     except sqlite3.Error:
         return None
