@@ -22,9 +22,12 @@ from typing import Any
 from hypothesis import strategies as st
 
 from conftest import REPO, make_event
+from ledger.api import Ledger
 from ledger.bench.generate import LedgerSpec, generate_events, generate_registry
 from ledger.events import parse_event
 from ledger.ingest import ingest_dicts, ingest_paths
+from ledger.projections.selection import optional_day, projection_names, required_day
+from ledger.readmodel import query
 from ledger.readmodel.versions import HISTORY_TABLES
 from ledger.store import open_store
 
@@ -516,3 +519,48 @@ def _push(draw: st.DrawFn, event: dict[str, Any], field: str) -> None:
         event[draw(st.sampled_from(["extra", "kind", "schema_version", "links"]))] = draw(
             st.one_of(st.none(), st.integers(), st.text(max_size=5))
         )
+
+
+# --- asking a store through the Ledger API, engine by engine -----------------------------------------
+
+
+def ledger_of(store: Any) -> Ledger:
+    """The :class:`Ledger` of an open store (or a store path)."""
+    return Ledger(getattr(store, "path", store))
+
+
+def replay(store: Any, as_of: Any, known_at: Any = None, recorded_before: Any = None, only: Any = None, *, engine: str = "fold") -> dict:
+    """``Ledger.replay`` as JSON, from the fold engine unless ``engine`` says otherwise."""
+    with ledger_of(store) as ledger:
+        return ledger.replay(as_of, known_at, recorded_before, only, engine=engine).model_dump(mode="json")  # type: ignore[arg-type]
+
+
+def audit(store: Any, entity: str, as_of: Any = None, known_at: Any = None) -> dict:
+    with ledger_of(store) as ledger:
+        return ledger.audit(entity, as_of, known_at).model_dump(mode="json")
+
+
+def diff(store: Any, start: Any, end: Any, known_at: Any = None, *, engine: str = "fold") -> dict:
+    with ledger_of(store) as ledger:
+        return ledger.diff(start, end, known_at, engine=engine).model_dump(mode="json")  # type: ignore[arg-type]
+
+
+def diff_known(store: Any, as_of: Any, known_at: Any, vs_known_at: Any, *, engine: str = "fold") -> dict:
+    with ledger_of(store) as ledger:
+        return ledger.diff_known(as_of, known_at, vs_known_at, engine=engine).model_dump(mode="json")  # type: ignore[arg-type]
+
+
+def timeline(store: Any, entity: str | None = None, *, engine: str = "fold") -> list[dict]:
+    with ledger_of(store) as ledger:
+        return ledger.timeline(entity, engine=engine).model_dump(mode="json")["events"]  # type: ignore[arg-type]
+
+
+def view_replay(
+    view: str, as_of: Any, known_at: Any = None, recorded_through: int | None = None, only: Any = None, *, entity: str | None = None
+) -> dict[str, list[dict]]:
+    """The read model's answer alone (no store): the lists of the projections asked for."""
+    conn = query.open_view(view)
+    try:
+        return query.replay(conn, required_day(as_of), optional_day(known_at), projection_names(only), recorded_through, entity)
+    finally:
+        conn.close()

@@ -11,8 +11,7 @@ from datetime import date, timedelta
 import pytest
 from datasette.app import Datasette
 
-from helpers import SMALL, corpus_store, sample_questions, synthetic_store
-from ledger import timetravel
+from helpers import SMALL, audit, corpus_store, diff, replay, sample_questions, synthetic_store
 from ledger.readmodel import migrate, project
 from ledger.readmodel.serve import SHIPPED_NAME, build_datasette, metadata_for, quiet_error_pages
 from ledger.store import open_store
@@ -46,7 +45,7 @@ def summary(states, field):
 
 
 def assert_canned_queries_agree(ds, database, store, as_of, known_at):
-    expected = timetravel.replay(store, as_of, known_at)
+    expected = replay(store, as_of, known_at)
     for projection, (prefix, field) in CANNED.items():
         if known_at is None:
             found = canned(ds, database, f"{prefix}_as_of", as_of=as_of.isoformat())
@@ -96,8 +95,8 @@ def test_plain_datasette_with_the_shipped_metadata_serves_the_same_queries(db, c
 def test_the_audit_trail_lists_an_entitys_events_with_their_sources(db, corpus_view):
     ds = build_datasette(corpus_view)
     with open_store(db, create=False) as store:
-        restriction = timetravel.replay(store, "2024-12-31")["restrictions"][0]
-        expected = timetravel.audit(store, restriction["id"])
+        restriction = replay(store, "2024-12-31")["restrictions"][0]
+        expected = audit(store, restriction["id"])
     steps = canned(ds, "ledger", "audit_trail", entity=restriction["id"])
     assert {step["event"] for step in expected["steps"]} <= {row["event_id"] for row in steps}
     assert all(row["sources"] for row in steps)
@@ -109,7 +108,7 @@ def test_changes_between_two_dates_match_ledger_diff(db, corpus_view):
     ds = build_datasette(corpus_view)
     with open_store(db, create=False) as store:
         for start, end in (("2024-05-01", "2024-06-15"), ("2024-07-15", "2024-08-31"), ("2024-01-01", "2024-12-31")):
-            expected = timetravel.diff(store, start, end)
+            expected = diff(store, start, end)
             found = canned(ds, "ledger", "changes_between", **{"from": start, "to": end})
             wanted = {
                 (projection, change, item["id"])

@@ -7,10 +7,10 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import REPO
+from helpers import audit, replay
 from ledger.cli import main
 from ledger.ingest import ingest_paths
 from ledger.store import open_store
-from ledger.timetravel import audit, replay
 
 EVENTS = REPO / "events"
 GENERAL = "us-weapons-strikes-inside-russia"

@@ -6,12 +6,11 @@ import random
 import sqlite3
 from datetime import date, timedelta
 
-import orjson
 import pytest
 
-from helpers import SMALL, synthetic_store
+from helpers import SMALL, synthetic_store, view_replay
 from ledger.readmodel import project
-from ledger.readmodel.query import as_of_condition, latest_state, replay
+from ledger.readmodel.query import as_of_condition, latest_state
 from ledger.readmodel.versions import HISTORY_TABLES
 
 PROJECTIONS = ("restrictions", "aid_packages", "positions", "territory")
@@ -47,11 +46,11 @@ def test_one_entity_lookup_equals_the_whole_state_filtered_to_it(view):
     asked = found_some = 0
     for _ in range(15):
         day = date(2015, 1, 1) + timedelta(days=rng.randrange(3700))
-        everything = replay(conn, day)
+        everything = view_replay(view, day)
         for name in PROJECTIONS:
             by_id = {state["id"]: state for state in everything[name]}
             for key in rng.sample(entities[name], min(6, len(entities[name]))):
-                alone = replay(conn, day, entity=f"{name}:{key}")[name]
+                alone = view_replay(view, day, entity=f"{name}:{key}")[name]
                 assert alone == ([by_id[key]] if key in by_id else []), (name, key, day)
                 asked += 1
                 found_some += bool(alone)
@@ -101,11 +100,3 @@ def test_the_whole_state_lookup_tests_the_dates_inside_the_index(view):
             {"as_of": "2020-01-01"},
         ).fetchall()
         assert [step[3] for step in plan] == [f"SEARCH {table.table} USING INDEX {table.table}_as_of (recorded_to=? AND known_to=?)"]
-
-
-def test_raw_states_are_the_same_json_unparsed(view):
-    parsed = replay(view, "2019-03-01")
-    raw = replay(view, "2019-03-01", raw=True)
-    assert all(isinstance(state, orjson.Fragment) for name in PROJECTIONS for state in raw[name])
-    assert orjson.loads(orjson.dumps(raw)) == orjson.loads(orjson.dumps(parsed))
-    assert sum(len(parsed[name]) for name in PROJECTIONS) > 10

@@ -6,11 +6,24 @@ import pytest
 import yaml
 
 from conftest import ACTORS, write_events, write_registry
-from helpers import PACKAGE_KEYS, POSITION_KEYS, REPLAY_KEYS, RESTRICTION_KEYS, TERRITORY_KEYS, amendment, story
+from helpers import (
+    PACKAGE_KEYS,
+    POSITION_KEYS,
+    REPLAY_KEYS,
+    RESTRICTION_KEYS,
+    TERRITORY_KEYS,
+    amendment,
+    audit,
+    diff,
+    diff_known,
+    replay,
+    story,
+    timeline,
+)
 from ledger.dates import DateError
 from ledger.ingest import ingest_paths
+from ledger.projections.selection import UnknownEntity, UnknownProjection
 from ledger.store import open_store
-from ledger.timetravel import UnknownEntity, UnknownProjection, audit, diff, diff_known, replay, timeline
 
 
 @pytest.fixture

@@ -119,7 +119,7 @@ def test_timeline_one_line_per_event(run):
     result = run("timeline", "--format", "markdown")
     rows = [line for line in result.output.splitlines() if line.startswith("| ") and "occurred" not in line]
     assert result.exit_code == 0 and len(rows) == 7
-    assert [row["id"] for row in json_of(run("timeline", "us-strikes", "--format", "json"))][0] == "standing-ban"
+    assert [row["id"] for row in json_of(run("timeline", "us-strikes", "--format", "json"))["events"]][0] == "standing-ban"
 
 
 def test_help_teaches_with_examples():

@@ -1,129 +1,38 @@
-"""Time travel over the store: replay, audit, diff and timeline, on three time axes.
+"""The fold engine: answers computed by folding stored events, on three time axes.
 
 - ``as_of`` (valid time): what was in effect in the world on that date;
 - ``known_at`` (public time): using only what had been reported by that date;
-- ``recorded_before`` (system time): only what the ledger held before a store
-  position (or ISO timestamp) was appended, so an old answer can be reproduced.
+- ``recorded_before`` (system time) is applied by the caller, who passes only
+  the events recorded before the cutoff.
 
-This module chooses events from the store and hands them to the pure folds of
-:mod:`ledger.projections`; the command line (:mod:`ledger.cli.timetravel`)
-only formats what these functions return. Dates may be given as ``date``
-objects or text (``2024-05-30``); bad dates raise
-:class:`~ledger.dates.DateError`, unknown entities :class:`UnknownEntity`.
+Every function here is pure: it takes the events (plain dicts, as stored) and
+dates, and returns plain data. :class:`ledger.Ledger` chooses the events, and
+chooses between this engine and the read model (:mod:`ledger.readmodel.query`),
+which must give the same answers (tests compare them field by field).
 """
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable, Sequence
-from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
 
-from ledger.dates import OPEN_END, DateError, parse_day, parse_edtf
+from ledger.dates import OPEN_END, parse_edtf
 from ledger.projections import PROJECTIONS, EntityKey, entity_of, group_by_entity, state_at
 from ledger.projections.fold import applied_count, fold, render
+from ledger.projections.selection import UnknownEntity, close_names, split_entity
 from ledger.projections.state import entity_units
 from ledger.projections.visibility import resolve, visible_events
 
-if TYPE_CHECKING:
-    from ledger.store import LedgerStore
-
-ONLY_NAMES = {
-    "restrictions": "restrictions",
-    "aid": "aid_packages",
-    "aid_packages": "aid_packages",
-    "packages": "aid_packages",
-    "positions": "positions",
-    "territory": "territory",
-}
 LINK_RELATIONS = ("in_response_to", "part_of", "alternative_account_of")
-
-
-class UnknownEntity(LookupError):
-    """No restriction, package, position or territory has this id; the message suggests close ones."""
-
-    def __init__(self, entity: str, suggestions: Sequence[str] = ()) -> None:
-        self.entity, self.suggestions = entity, list(suggestions)
-        super().__init__(entity)
-
-    def __str__(self) -> str:
-        hint = f"; did you mean {', '.join(self.suggestions)}?" if self.suggestions else "; see 'ledger timeline' for ids"
-        return f"no restriction, aid package, position or territory with id {self.entity!r}{hint}"
-
-
-class UnknownProjection(ValueError):
-    """``only`` named a projection that does not exist."""
-
-
-# --- choosing events ------------------------------------------------------------------------
-
-
-def optional_day(value: str | date | None) -> date | None:
-    """A query date from text or a date; None stays None. Raises DateError for impossible dates."""
-    return None if value is None or value == "" else parse_day(value)  # type: ignore[arg-type]
-
-
-def recorded_cutoff(store: LedgerStore, recorded_before: int | str | None) -> int | None:
-    """The first position *not* used for ``recorded_before`` N (a position or an ISO timestamp).
-
-    Only whole append batches count: "before position N" means before the
-    batch holding N was appended, so positions below that batch's first.
-    """
-    if recorded_before is None or recorded_before == "":
-        return None
-    if isinstance(recorded_before, int) or str(recorded_before).isdigit():
-        position = int(recorded_before)
-    else:
-        try:
-            datetime.fromisoformat(str(recorded_before))
-        except ValueError:
-            raise DateError(f"{recorded_before!r} is neither a store position nor an ISO timestamp") from None
-        position = store.position_at(str(recorded_before))
-    return store.batch_start(position) or position
-
-
-def load_events(store: LedgerStore, recorded_before: int | str | None = None) -> list[dict[str, Any]]:
-    """The events the store held before ``recorded_before`` (all when None), as plain dicts."""
-    return [recorded.data for recorded in store.iter_events(before=recorded_cutoff(store, recorded_before))]
-
-
-def projection_names(only: str | Iterable[str] | None) -> list[str] | None:
-    """Projection names from ``only`` (``restrictions,aid,positions,territory``, a list, or None for all)."""
-    if only is None:
-        return None
-    names = [part.strip() for part in (only.split(",") if isinstance(only, str) else only) if part.strip()]
-    unknown = [name for name in names if name not in ONLY_NAMES]
-    if unknown:
-        raise UnknownProjection(f"unknown projection {unknown[0]!r}; choose from restrictions, aid, positions, territory")
-    return list(dict.fromkeys(ONLY_NAMES[name] for name in names))
 
 
 # --- replay ---------------------------------------------------------------------------------
 
 
-def replay(
-    store: LedgerStore,
-    as_of: str | date,
-    known_at: str | date | None = None,
-    recorded_before: int | str | None = None,
-    only: str | Iterable[str] | None = None,
-) -> dict[str, Any]:
-    """The state of every restriction, aid package, position and territory on ``as_of``.
-
-    Returns the replay JSON contract: ``{"as_of", "known_at", "recorded_before",
-    "restrictions", "aid_packages", "positions", "territory"}`` (with ``only``,
-    just the lists asked for).
-    """
-    day, known = parse_day(as_of), optional_day(known_at)  # type: ignore[arg-type]
-    names = projection_names(only)
-    events = load_events(store, recorded_before)
-    return {
-        "as_of": day.isoformat(),
-        "known_at": known.isoformat() if known else None,
-        "recorded_before": recorded_before,
-        "event_count": len(events),
-        **state_at(events, day, known, names),
-    }
+def replay(events: list[dict[str, Any]], as_of: date, known_at: date | None, names: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """The states of the projections in ``names`` on ``as_of`` (as known at ``known_at``), each list sorted by id."""
+    return state_at(events, as_of, known_at, names)
 
 
 # --- entities -------------------------------------------------------------------------------
@@ -132,18 +41,15 @@ def replay(
 def find_entity(events: Iterable[dict[str, Any]], entity: str) -> EntityKey:
     """The entity named ``entity`` (``ID`` or ``projection:ID``; positions are ``actor:question``)."""
     keys = sorted({key for data in events if (key := entity_of(data))}, key=lambda k: (list(PROJECTIONS).index(k.projection), k.key))
+    projection, name = split_entity(entity)
     for key in keys:
-        if entity in (key.key, str(key)):
+        if key.key == name and projection in (None, key.projection):
             return key
-    names = [key.key for key in keys]
-    close = difflib.get_close_matches(entity, names, n=3, cutoff=0.5)
-    close += [name for name in names if entity.casefold() in name.casefold() and name not in close]
-    raise UnknownEntity(entity, close[:3])
+    raise UnknownEntity(entity, close_names(entity, [key.key for key in keys]))
 
 
-def timeline(store: LedgerStore, entity: str | None = None) -> list[dict[str, Any]]:
+def timeline(events: list[dict[str, Any]], entity: str | None = None) -> list[dict[str, Any]]:
     """Dated events in the order they occurred (as amended by corrections); for one entity, its events and those linked to them."""
-    events = load_events(store)
     amended = {event_id: item.data for event_id, item in resolve(events).items() if item.amendments}
     rows = [timeline_row(amended.get(data["id"], data)) for data in events]  # dates as corrected, as audit has them
     if entity is not None:
@@ -192,7 +98,7 @@ def timeline_row(data: dict[str, Any]) -> dict[str, Any]:
 # --- audit ----------------------------------------------------------------------------------
 
 
-def audit(store: LedgerStore, entity: str, as_of: str | date | None = None, known_at: str | date | None = None) -> dict[str, Any]:
+def audit(events: list[dict[str, Any]], entity: str, as_of: date | None = None, known_at: date | None = None) -> dict[str, Any]:
     """How an entity's state on ``as_of`` (default: as things stand) was reached, step by step.
 
     Each step is one event in fold order with its dates, kind, summary, sources,
@@ -200,8 +106,7 @@ def audit(store: LedgerStore, entity: str, as_of: str | date | None = None, know
     ``in_response_to``, ``part_of`` and ``alternative_account_of``), so a
     request, a recommendation, a decision and its effect show in order.
     """
-    day, known = optional_day(as_of), optional_day(known_at)
-    events = load_events(store)
+    day, known = as_of, known_at
     key = find_entity(events, entity)
     projection = PROJECTIONS[key.projection]
     units = entity_units(events, key, known)
@@ -297,24 +202,6 @@ def link_row(data: dict[str, Any], relation: str, via: str) -> dict[str, Any]:
 
 
 # --- diff -----------------------------------------------------------------------------------
-
-
-def diff(store: LedgerStore, from_date: str | date, to_date: str | date, known_at: str | date | None = None) -> dict[str, Any]:
-    """What changed in the world between two dates (as known at ``known_at``): added, removed, changed."""
-    start, end, known = parse_day(from_date), parse_day(to_date), optional_day(known_at)  # type: ignore[arg-type]
-    events = load_events(store)
-    before, after = state_at(events, start, known), state_at(events, end, known)
-    header = {"from": start.isoformat(), "to": end.isoformat(), "known_at": known.isoformat() if known else None}
-    return {**header, **compare_states(before, after)}
-
-
-def diff_known(store: LedgerStore, as_of: str | date, known_at_1: str | date, known_at_2: str | date) -> dict[str, Any]:
-    """What changed in what was known about ``as_of`` between two known-at dates."""
-    day, first, second = parse_day(as_of), parse_day(known_at_1), parse_day(known_at_2)  # type: ignore[arg-type]
-    events = load_events(store)
-    before, after = state_at(events, day, first), state_at(events, day, second)
-    header = {"as_of": day.isoformat(), "known_at": first.isoformat(), "vs_known_at": second.isoformat()}
-    return {**header, **compare_states(before, after)}
 
 
 def compare_states(before: dict[str, list[dict]], after: dict[str, list[dict]]) -> dict[str, dict[str, list]]:

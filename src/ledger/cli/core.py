@@ -8,33 +8,22 @@ import sys
 import click
 from rich.progress import Progress
 
-from ledger import browse
-from ledger.cli.output import console, db_option, emit_json, error_console, format_option, table, user_errors
-from ledger.dates import parse_day
+from ledger.cli.output import console, db_option, emit_json, error_console, format_option, open_ledger, table, user_errors, view_option
 from ledger.events import KINDS, json_schema
-from ledger.ingest import IngestError, ingest_paths
-from ledger.store import open_store
-
-
-def after_ingest(db: str) -> None:
-    """Hook for stages that follow an append (the read model registers itself here)."""
-    try:
-        from ledger.readmodel import project_after_ingest
-    except ImportError:
-        return
-    project_after_ingest(db)
+from ledger.ingest import IngestError
 
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @db_option
+@view_option
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: when stderr is a terminal).")
 @click.option(
     "--project/--no-project", "run_projector", default=True, show_default=True, help="Bring the read model up to date afterwards."
 )
 @format_option()
 @user_errors()
-def ingest(paths: tuple[str, ...], db: str, progress: bool | None, run_projector: bool, fmt: str) -> None:
+def ingest(paths: tuple[str, ...], db: str, view: str | None, progress: bool | None, run_projector: bool, fmt: str) -> None:
     """Validate event files and append them to the ledger, all or nothing.
 
     PATHS are YAML or JSON files (one event or a list) or folders of them;
@@ -49,20 +38,20 @@ def ingest(paths: tuple[str, ...], db: str, progress: bool | None, run_projector
       ledger ingest events/2024/05 --db /tmp/may.db --format json
     """
     show_bar = sys.stderr.isatty() if progress is None else progress
-    with open_store(db) as store:
+    with open_ledger(db, view, create=True) as ledger:
         try:
             if show_bar:
                 with Progress(console=error_console(), transient=True) as bar:
                     task = bar.add_task("validating events", total=None)
-                    report = ingest_paths(store, paths, progress=lambda done, total: bar.update(task, completed=done, total=total))
+                    report = ledger.ingest(
+                        paths, progress=lambda done, total: bar.update(task, completed=done, total=total), project=run_projector
+                    )
             else:
-                report = ingest_paths(store, paths)
+                report = ledger.ingest(paths, project=run_projector)
         except IngestError as error:
             for problem in error.problems:
                 click.echo(f"error: {problem}", err=True)
             raise click.exceptions.Exit(2) from None
-    if run_projector and report.appended:
-        after_ingest(db)
     summary = report.to_dict()
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -95,19 +84,12 @@ def log_command(
       ledger log --actor biden --from 2024-05-01 --to 2024-05-31
       ledger log --text ATACMS --format json
     """
-    where = browse.LogFilter(
-        kind=kind,
-        actor=actor,
-        occurred_from=parse_day(occurred_from) if occurred_from else None,
-        occurred_to=parse_day(occurred_to) if occurred_to else None,
-        text=text,
-    )
-    with open_store(db, create=False) as store:
-        events = list(browse.log(store, where))
+    with open_ledger(db) as ledger:
+        events = [record.model_dump(mode="json") for record in ledger.log(kind, actor, occurred_from, occurred_to, text)]
     if fmt == "json":
-        emit_json([browse.as_dict(r) for r in events])
+        emit_json(events)
         return
-    rows = [(r.data["occurred"], r.data["kind"], r.id, r.data["summary"]) for r in events]
+    rows = [(data["occurred"], data["kind"], data["id"], data["summary"]) for data in events]
     console().print(table(f"{len(rows)} event(s)", ["occurred", "kind", "id", "summary"], rows))
 
 
@@ -115,16 +97,16 @@ def log_command(
 @click.argument("event_id")
 @db_option
 @format_option()
-@user_errors(browse.UnknownEvent)
+@user_errors()
 def show(event_id: str, db: str, fmt: str) -> None:
     """Show one event whole, with its sources and where the store holds it.
 
     \b
     Example:
-      ledger show biden-approves-counter-fire --format json
+      ledger show biden-agrees-counter-fire-shift --format json
     """
-    with open_store(db, create=False) as store:
-        data = browse.as_dict(browse.show(store, event_id))
+    with open_ledger(db) as ledger:
+        data = ledger.show(event_id).model_dump(mode="json")
     if fmt == "json":
         emit_json(data)
         return
@@ -202,11 +184,11 @@ def verify(db: str, checkpoints: tuple[str, ...], key: str | None, fmt: str) -> 
     """
     from ledger.cli.proof import check_log, echo_log_check
 
-    with open_store(db, create=False) as store:
-        result = store.verify()
-        log = check_log(store, checkpoints, key)
+    with open_ledger(db) as ledger:
+        result = ledger.verify()
+        log = check_log(ledger.store, checkpoints, key)
     if fmt == "json":
-        emit_json({**result.__dict__, "ok": result.ok and log.ok, "chain_ok": result.ok, "log": log.to_dict()})
+        emit_json({**result.model_dump(mode="json"), "ok": result.ok and log.ok, "chain_ok": result.ok, "log": log.to_dict()})
     elif result.ok:
         click.echo(f"ok, {result.count} events, head {result.head}")
     else:

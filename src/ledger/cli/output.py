@@ -5,12 +5,17 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 import orjson
+from click.core import ParameterSource
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from ledger.api import Ledger
 
 FORMATS = ("table", "json", "markdown")
 
@@ -21,6 +26,40 @@ db_option = click.option(
     show_default=True,
     help="The ledger database (SQLite file). Also set by LEDGER_DB.",
 )
+
+
+view_option = click.option(
+    "--view",
+    envvar="LEDGER_VIEW_DB",
+    help="The read model (SQLite file). Also set by LEDGER_VIEW_DB. Default: beside the store, ledger.db → ledger.view.db.",
+)
+
+BUNDLED_EVENTS = Path("events")
+
+
+def open_ledger(db: str, view: str | None = None, *, create: bool = False) -> Ledger:
+    """The ledger a command works on.
+
+    A read command given a ``--db`` (or ``LEDGER_DB``) that does not exist fails
+    with a one-line message; only the default ``./ledger.db`` is built from
+    ``./events`` on first use, and the command says that it did.
+    """
+    from ledger.api import Ledger, NoLedger, build_from_folder
+
+    if create or Path(db).exists():
+        return Ledger(db, view=view, create=create)
+    source = click.get_current_context().get_parameter_source("db")
+    if source is not ParameterSource.DEFAULT or not BUNDLED_EVENTS.is_dir():
+        raise UserError(str(NoLedger(db)))
+    from ledger.ingest import IngestError
+
+    click.echo(f"no ledger at {db}: building it from ./{BUNDLED_EVENTS} first", err=True)
+    try:
+        report = build_from_folder(db, BUNDLED_EVENTS, view=view)
+    except IngestError as error:
+        raise UserError(f"cannot build {db} from ./{BUNDLED_EVENTS}: {error.problems[0]} ({error})") from None
+    click.echo(f"appended {len(report.appended)} event(s) into {db}", err=True)
+    return Ledger(db, view=view)
 
 
 def format_option(choices: Sequence[str] = ("table", "json")) -> Callable:
@@ -86,19 +125,33 @@ def user_errors(*error_types: type[Exception]) -> Callable:
         @functools.wraps(command)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             from ledger.dates import DateError
+            from ledger.projections.selection import UnknownEntity, UnknownProjection
 
+            expected = (DateError, UnknownEntity, UnknownProjection, *error_types)
             try:
                 return command(*args, **kwargs)
-            except (DateError, *error_types) as error:  # type: ignore[misc]  # mypy cannot see a starred tuple of exception types
+            except expected as error:  # type: ignore[misc]  # mypy cannot see a starred tuple of exception types
                 raise UserError(str(error)) from None
             except Exception as error:
-                # A store error can only come from a loaded store module: checking this way keeps
-                # commands that never open the store from loading it.
-                store = sys.modules.get("ledger.store")
-                if store is not None and isinstance(error, store.StoreError):
+                if isinstance(error, loaded_error_types()):
                     raise UserError(str(error)) from None
                 raise
 
         return wrapper
 
     return decorate
+
+
+def loaded_error_types() -> tuple[type[Exception], ...]:
+    """The ledger's user-facing errors from the modules this command loaded.
+
+    Checking only loaded modules keeps commands that never open the store (or
+    the read model) from loading them just to name their errors.
+    """
+    names = {
+        "ledger.store": "StoreError",
+        "ledger.api": "NoLedger",
+        "ledger.browse": "UnknownEvent",
+        "ledger.readmodel.schema": "ReadModelError",
+    }
+    return tuple(getattr(sys.modules[module], name) for module, name in names.items() if module in sys.modules)

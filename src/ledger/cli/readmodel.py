@@ -6,16 +6,8 @@ import sys
 
 import click
 
-from ledger.cli.output import db_option, emit_json, error_console, format_option, user_errors
-from ledger.readmodel import ReadModelError, status, view_path_for
-from ledger.readmodel import migrate as migrate_view
-from ledger.readmodel import project as project_view
-
-view_option = click.option(
-    "--view",
-    envvar="LEDGER_VIEW_DB",
-    help="The read model (SQLite file). Also set by LEDGER_VIEW_DB. Default: beside the store, ledger.db → ledger.view.db.",
-)
+from ledger.cli.output import db_option, emit_json, error_console, format_option, open_ledger, user_errors, view_option
+from ledger.readmodel import ReadModelError
 
 
 @click.command()
@@ -40,12 +32,13 @@ def project(db: str, view: str | None, rebuild: bool, progress: bool | None, fmt
     from rich.progress import Progress
 
     show_bar = sys.stderr.isatty() if progress is None else progress
-    if show_bar:
-        with Progress(console=error_console(), transient=True) as bar:
-            task = bar.add_task("projecting", total=None)
-            report = project_view(db, view, rebuild, progress=lambda done, total: bar.update(task, completed=done, total=total))
-    else:
-        report = project_view(db, view, rebuild)
+    with open_ledger(db, view) as ledger:
+        if show_bar:
+            with Progress(console=error_console(), transient=True) as bar:
+                task = bar.add_task("projecting", total=None)
+                report = ledger.project(rebuild, progress=lambda done, total: bar.update(task, completed=done, total=total))
+        else:
+            report = ledger.project(rebuild)
     if fmt == "json":
         emit_json(report.to_dict())
         return
@@ -76,15 +69,16 @@ def migrate(db: str, view: str | None, list_only: bool, fmt: str) -> None:
       ledger migrate
       ledger migrate --list --view /tmp/big.view.db
     """
-    path = view_path_for(db, view)
+    with open_ledger(db, view) as ledger:
+        path = ledger.view_path
+        found = ledger.migration_status()
+        applied = [] if list_only else ledger.migrate()
     if list_only:
-        found = status(path)
         if fmt == "json":
             emit_json({"view": path, "applied": found.applied, "pending": found.pending})
             return
         click.echo(f"{path}: applied {', '.join(found.applied) or '(none)'}; pending {', '.join(found.pending) or '(none)'}")
         return
-    applied = migrate_view(path)
     if fmt == "json":
         emit_json({"view": path, "applied": applied})
     else:
@@ -115,9 +109,10 @@ def serve(db: str, view: str | None, port: int, immutable: bool, run_projector: 
     from ledger.readmodel.serve import serve as run_datasette
     from ledger.readmodel.serve import url
 
-    path = view_path_for(db, view)
-    if run_projector and Path(db).exists():
-        project_view(db, path)
+    with open_ledger(db, view) as ledger:
+        path = ledger.view_path
+        if run_projector:
+            ledger.project()
     if not Path(path).exists():
         raise ReadModelError(f"no read model at {path}; run 'ledger ingest events/' or 'ledger project' first")
     click.echo(f"serving {path} read-only at {url(port)}  (Ctrl-C to stop)")

@@ -1,45 +1,35 @@
 """Commands that travel in time: replay, audit, diff, timeline.
 
-Each parses its options, calls one function of :mod:`ledger.timetravel`, and
-formats the result (rich tables, JSON exactly as the API returns it, Markdown).
+Each parses its options, calls one method of :class:`ledger.Ledger`, and formats
+the result (rich tables, Markdown, or JSON exactly as ``result.model_dump()``).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from ledger import timetravel as api
-from ledger.cli.output import UserError, console, db_option, emit_json, format_option, markdown_table, table, user_errors
-from ledger.readmodel import query as read_model
+from ledger.cli.output import (
+    UserError,
+    console,
+    db_option,
+    emit_json,
+    format_option,
+    markdown_table,
+    open_ledger,
+    table,
+    user_errors,
+    view_option,
+)
 
 if TYPE_CHECKING:
-    from ledger.store import LedgerStore
+    from ledger.results import Audit, Diff, State, Timeline
 
 FORMATS = ("table", "json", "markdown")
-BUNDLED_EVENTS = Path("events")
 
 as_of_help = "Valid time: the state in effect in the world on this date (YYYY-MM-DD)."
 known_at_help = "Public time: use only what had been reported by this date (default: everything)."
-
-
-def open_ledger(db: str) -> LedgerStore:
-    """Open the ledger; when there is none yet and ./events exists, build it from ./events first."""
-    from ledger.ingest import IngestError, ingest_paths
-    from ledger.store import open_store
-
-    if not Path(db).exists() and BUNDLED_EVENTS.is_dir():
-        click.echo(f"no ledger at {db}: building it from ./{BUNDLED_EVENTS} first", err=True)
-        try:
-            with open_store(db) as store:
-                report = ingest_paths(store, [BUNDLED_EVENTS])
-        except IngestError as error:
-            Path(db).unlink(missing_ok=True)
-            raise UserError(f"cannot build {db} from ./{BUNDLED_EVENTS}: {error.problems[0]} ({error})") from None
-        click.echo(f"appended {len(report.appended)} event(s) into {db}", err=True)
-    return open_store(db, create=False)
 
 
 def keyed_table(title: str | None, columns: list[str], rows: list[list[Any]]) -> Any:
@@ -149,8 +139,8 @@ def rows_for(name: str, states: list[dict[str, Any]]) -> list[list[Any]]:
 def replay_heading(result: dict[str, Any]) -> str:
     """One line saying on which three time axes the replay answers."""
     known = f"known at {result['known_at']}" if result["known_at"] else "knowing everything reported"
-    recorded = f"as recorded before {result['recorded_before']}" if result["recorded_before"] else "as recorded now"
-    return f"As of {result['as_of']}, {known}, {recorded} ({result['event_count']} events)"
+    recorded = f"as recorded before {result['recorded_before']}" if result["recorded_before"] is not None else "as recorded now"
+    return f"As of {result['as_of']}, {known}, {recorded} ({result['event_count']} events, through position {result['recorded_through']})"
 
 
 def source_line(source: dict[str, Any]) -> str:
@@ -212,6 +202,54 @@ def diff_rows(result: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
+def emit_state(state: State, fmt: str) -> None:
+    """A replay's states as JSON, or one table per projection (rich or Markdown)."""
+    result = state.model_dump(mode="json")
+    if fmt == "json":
+        emit_json(result)
+        return
+    sections = [
+        (name.replace("_", " "), [header for header, _ in PROJECTION_COLUMNS[name]], rows_for(name, result[name]))
+        for name in PROJECTION_COLUMNS
+        if name in result
+    ]
+    emit_tables(sections, fmt, replay_heading(result))
+
+
+def emit_audit(audit: Audit, fmt: str) -> None:
+    result = audit.model_dump(mode="json")
+    if fmt == "json":
+        emit_json(result)
+    elif fmt == "markdown":
+        click.echo(audit_markdown(result))
+    else:
+        title = f"{result['kind']} {result['entity']}: {len(result['steps'])} step(s)"
+        console().print(keyed_table(title, AUDIT_COLUMNS, audit_rows(result)))
+
+
+def emit_diff(diff: Diff, fmt: str) -> None:
+    result = diff.model_dump(mode="json")
+    if fmt == "json":
+        emit_json(result)
+        return
+    if result["vs_known_at"]:
+        heading = f"Known about {result['as_of']}: at {result['known_at']} vs at {result['vs_known_at']}"
+    else:
+        heading = f"Changes from {result['from']} to {result['to']}" + (f", as known at {result['known_at']}" if result["known_at"] else "")
+    emit_tables([("changes", DIFF_COLUMNS, diff_rows(result))], fmt, heading)
+
+
+def emit_timeline(found: Timeline, fmt: str) -> None:
+    result = found.model_dump(mode="json")
+    if fmt == "json":
+        emit_json(result)
+        return
+    entity, rows = result["entity"], result["events"]
+    columns = TIMELINE_COLUMNS + (["relation"] if entity else [])
+    cells = [[row.get(column) for column in columns] for row in rows]
+    emit_tables([(f"{len(rows)} event(s)", columns, cells)], fmt, f"Timeline of {entity}" if entity else "Timeline")
+
+
 @click.command()
 @click.option("--as-of", required=True, help=as_of_help)
 @click.option("--known-at", help=known_at_help)
@@ -221,13 +259,14 @@ def diff_rows(result: dict[str, Any]) -> list[list[Any]]:
 @click.option("--only", help="Comma-separated projections: restrictions,aid,positions,territory (default: all).")
 @format_option(FORMATS)
 @db_option
-@user_errors(api.UnknownProjection)
-def replay(as_of: str, known_at: str | None, recorded_before: str | None, only: str | None, fmt: str, db: str) -> None:
+@view_option
+@user_errors()
+def replay(as_of: str, known_at: str | None, recorded_before: str | None, only: str | None, fmt: str, db: str, view: str | None) -> None:
     """The state of every restriction, aid package, position and territory on a date.
 
     Each row says whether it is certain or only possible (an event whose
     uncertain date straddles the as-of date) and whether accounts dispute it.
-    With no ledger.db yet, replay first builds it from ./events.
+    With no ./ledger.db yet, replay first builds it from ./events.
 
     \b
     Examples:
@@ -236,38 +275,11 @@ def replay(as_of: str, known_at: str | None, recorded_before: str | None, only: 
                                                            what was public on May 29 about May 31
       ledger replay --as-of 2024-08-20 --only restrictions,aid
       ledger replay --as-of 2024-06-01 --recorded-before 40 --format json
-      ledger replay --as-of 2024-06-01 --format markdown > state.md
+      ledger replay --as-of 2024-06-01 --format markdown
     """
-    position_or_time = int(recorded_before) if recorded_before and recorded_before.isdigit() else recorded_before
-    view = read_model.caught_up_view(db) if recorded_before is None and Path(db).exists() else None
-    if view:  # the usual question, answered from the read model without opening the store
-        result = read_model.replay(view, as_of, known_at, only=only, raw=fmt == "json")
-        if fmt == "json":
-            emit_json(result)
-            return
-        emit_replay(result, fmt)
-        return
-    with open_ledger(db) as store:
-        view = read_model.caught_up_view(db)
-        if view:  # materialised answers: indexed lookups instead of a fold over every event
-            cutoff = api.recorded_cutoff(store, position_or_time)  # a timestamp becomes its append's first position
-            result = read_model.replay(view, as_of, known_at, only=only, recorded_before=cutoff)
-        else:
-            result = api.replay(store, as_of, known_at, position_or_time, only)
-    if fmt == "json":
-        emit_json(result)
-        return
-    emit_replay(result, fmt)
-
-
-def emit_replay(result: dict[str, Any], fmt: str) -> None:
-    """A replay's states as one table per projection (rich or Markdown)."""
-    sections = [
-        (name.replace("_", " "), [header for header, _ in PROJECTION_COLUMNS[name]], rows_for(name, result[name]))
-        for name in PROJECTION_COLUMNS
-        if name in result
-    ]
-    emit_tables(sections, fmt, replay_heading(result))
+    with open_ledger(db, view) as ledger:
+        state = ledger.replay(as_of, known_at, recorded_before, only)
+    emit_state(state, fmt)
 
 
 @click.command()
@@ -276,8 +288,9 @@ def emit_replay(result: dict[str, Any], fmt: str) -> None:
 @click.option("--known-at", help=known_at_help)
 @format_option(FORMATS)
 @db_option
-@user_errors(api.UnknownEntity)
-def audit(entity: str, as_of: str | None, known_at: str | None, fmt: str, db: str) -> None:
+@view_option
+@user_errors()
+def audit(entity: str, as_of: str | None, known_at: str | None, fmt: str, db: str, view: str | None) -> None:
     """How an entity's state was reached, step by step, with sources and links.
 
     ENTITY is a restriction id, an aid package id, a position (ACTOR:QUESTION)
@@ -291,15 +304,9 @@ def audit(entity: str, as_of: str | None, known_at: str | None, fmt: str, db: st
       ledger audit us-weapons-strikes-inside-russia --known-at 2024-05-29 --format markdown
       ledger audit kursk-incursion-zone --format json
     """
-    with open_ledger(db) as store:
-        result = api.audit(store, entity, as_of, known_at)
-    if fmt == "json":
-        emit_json(result)
-    elif fmt == "markdown":
-        click.echo(audit_markdown(result))
-    else:
-        title = f"{result['kind']} {result['entity']}: {len(result['steps'])} step(s)"
-        console().print(keyed_table(title, AUDIT_COLUMNS, audit_rows(result)))
+    with open_ledger(db, view) as ledger:
+        found = ledger.audit(entity, as_of, known_at)
+    emit_audit(found, fmt)
 
 
 @click.command()
@@ -309,8 +316,11 @@ def audit(entity: str, as_of: str | None, known_at: str | None, fmt: str, db: st
 @click.option("--vs-known-at", help="With --as-of: the public time to compare --known-at against.")
 @format_option(FORMATS)
 @db_option
+@view_option
 @user_errors()
-def diff(dates: tuple[str, ...], as_of: str | None, known_at: str | None, vs_known_at: str | None, fmt: str, db: str) -> None:
+def diff(
+    dates: tuple[str, ...], as_of: str | None, known_at: str | None, vs_known_at: str | None, fmt: str, db: str, view: str | None
+) -> None:
     """What changed between two dates, or between two states of knowledge.
 
     \b
@@ -325,25 +335,21 @@ def diff(dates: tuple[str, ...], as_of: str | None, known_at: str | None, vs_kno
             raise UserError("compare knowledge with --as-of D --known-at K1 --vs-known-at K2 (and no FROM TO)")
     elif len(dates) != 2:
         raise UserError("give two dates, FROM and TO (or --as-of D --known-at K1 --vs-known-at K2)")
-    with open_ledger(db) as store:
-        if as_of:
-            result = api.diff_known(store, as_of, known_at, vs_known_at)  # type: ignore[arg-type]
-            heading = f"Known about {result['as_of']}: at {result['known_at']} vs at {result['vs_known_at']}"
+    with open_ledger(db, view) as ledger:
+        if as_of and known_at and vs_known_at:
+            found = ledger.diff_known(as_of, known_at, vs_known_at)
         else:
-            result = api.diff(store, dates[0], dates[1], known_at)
-            heading = f"Changes from {result['from']} to {result['to']}" + (f", as known at {known_at}" if known_at else "")
-    if fmt == "json":
-        emit_json(result)
-        return
-    emit_tables([("changes", DIFF_COLUMNS, diff_rows(result))], fmt, heading)
+            found = ledger.diff(dates[0], dates[1], known_at)
+    emit_diff(found, fmt)
 
 
 @click.command()
 @click.argument("entity", required=False)
 @format_option(FORMATS)
 @db_option
-@user_errors(api.UnknownEntity)
-def timeline(entity: str | None, fmt: str, db: str) -> None:
+@view_option
+@user_errors()
+def timeline(entity: str | None, fmt: str, db: str, view: str | None) -> None:
     """The dated events, one line each, in the order they occurred.
 
     With ENTITY, only the events that tell its story: those that set its state,
@@ -356,14 +362,9 @@ def timeline(entity: str | None, fmt: str, db: str) -> None:
       ledger timeline us-weapons-strikes-inside-russia
       ledger timeline kursk-incursion-zone --format markdown
     """
-    with open_ledger(db) as store:
-        rows = api.timeline(store, entity)
-    if fmt == "json":
-        emit_json(rows)
-        return
-    columns = TIMELINE_COLUMNS + (["relation"] if entity else [])
-    cells = [[row.get(column) for column in columns] for row in rows]
-    emit_tables([(f"{len(rows)} event(s)", columns, cells)], fmt, f"Timeline of {entity}" if entity else "Timeline")
+    with open_ledger(db, view) as ledger:
+        found = ledger.timeline(entity)
+    emit_timeline(found, fmt)
 
 
 COMMANDS = [replay, audit, diff, timeline]

@@ -1,9 +1,10 @@
-"""As-of answers from the read model: indexed lookups of history rows, no folding.
+"""The read-model engine: answers from indexed lookups of the read model, no folding.
 
-:func:`replay` answers what :func:`ledger.timetravel.replay` answers (the same
-JSON contract), but reads only the read model: each projection's state on a
-date is the set of history rows whose valid-time, known-time and recorded
-ranges contain the asked dates, and each row already holds the rendered state.
+It answers what the fold engine (:mod:`ledger.timetravel`) answers, with the same
+data: each projection's state on a date is the set of history rows whose
+valid-time, known-time and recorded ranges contain the asked dates, and each row
+already holds the rendered state. :class:`ledger.Ledger` uses it when the read
+model has caught up with the store; tests compare both engines field by field.
 
 The SQL is the same the Datasette canned queries run (see ``metadata.yml``).
 """
@@ -12,16 +13,15 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import orjson
 
-from ledger.dates import parse_day
+from ledger.dates import DateError
+from ledger.projections.selection import UnknownEntity, close_names, split_entity
 from ledger.readmodel.schema import ReadModelError
 from ledger.readmodel.versions import HISTORY_TABLES
-from ledger.timetravel import optional_day, projection_names
 
 PROJECTIONS = tuple(HISTORY_TABLES)
 
@@ -46,65 +46,69 @@ def open_view(view_path: str | os.PathLike[str]) -> sqlite3.Connection:
 
 
 def replay(
-    view_db_path: str | os.PathLike[str] | sqlite3.Connection,
-    as_of: str | date,
-    known_at: str | date | None = None,
+    conn: sqlite3.Connection,
+    as_of: date,
+    known_at: date | None,
+    names: list[str],
     recorded_through: int | None = None,
-    only: str | Iterable[str] | None = None,
-    *,
-    recorded_before: int | None = None,
     entity: str | None = None,
-    raw: bool = False,
-) -> dict[str, Any]:
-    """The state of every restriction, aid package, position and territory on ``as_of``, from the read model.
+) -> dict[str, list[dict[str, Any]]]:
+    """The states of the projections in ``names`` on ``as_of``, from the read model.
 
     - ``known_at``: only what had been reported by then (None: everything known);
-    - ``recorded_through`` P: the read model as it stood after store position P
-      (``recorded_before`` N is accepted too and means P = first position of N's batch − 1,
-      as ``ledger replay --recorded-before N``);
-    - ``only``: ``restrictions,aid,positions,territory`` or a list of them;
-    - ``entity``: one entity only (``ID`` or ``projection:ID``), for millisecond lookups;
-    - ``raw``: states as :class:`orjson.Fragment` (their stored JSON, unparsed), for
-      writing the answer straight out as JSON.
-
-    ``view_db_path`` may also be an open connection (reused across queries).
+    - ``recorded_through`` P: the read model as it stood after store position P (None: now);
+    - ``entity``: one entity only (``ID`` or ``projection:ID``), for millisecond lookups.
     """
-    day, known = parse_day(as_of), optional_day(known_at)  # type: ignore[arg-type]
-    names = projection_names(only) or list(PROJECTIONS)
-    conn = view_db_path if isinstance(view_db_path, sqlite3.Connection) else open_view(view_db_path)
-    try:
-        if recorded_before is not None and recorded_through is None:
-            recorded_through = batch_start(conn, recorded_before) - 1
-        params = {"as_of": day.isoformat(), "known_at": known.isoformat() if known else None, "recorded_through": recorded_through}
-        condition = as_of_condition(known is not None, recorded_through is not None)
-        result: dict[str, Any] = {
-            "as_of": params["as_of"],
-            "known_at": params["known_at"],
-            "recorded_before": recorded_before
-            if recorded_before is not None
-            else (recorded_through + 1 if recorded_through is not None else None),
-            "recorded_through": recorded_through,
-        }
-        decode = orjson.Fragment if raw else orjson.loads
-        for name in names:
-            table = HISTORY_TABLES[name].table
-            if entity is None:
-                states = conn.execute(f"SELECT state FROM {table} WHERE {condition} ORDER BY entity", params).fetchall()
-            else:
-                projection, _, key = entity.partition(":") if entity.split(":", 1)[0] in PROJECTIONS else ("", "", entity)
-                if projection and projection != name:
-                    result[name] = []
-                    continue
-                if known is None and recorded_through is None:
-                    states = latest_state(conn, table, key, day.isoformat())
-                else:
-                    sql = f"SELECT state FROM {table} WHERE {condition} AND entity = :entity"
-                    states = conn.execute(sql, {**params, "entity": key}).fetchall()
-            result[name] = [decode(state) for (state,) in states]
-        return result
-    finally:
-        if conn is not view_db_path:
-            conn.close()
+    params = {"as_of": as_of.isoformat(), "known_at": known_at.isoformat() if known_at else None, "recorded_through": recorded_through}
+    condition = as_of_condition(known_at is not None, recorded_through is not None)
+    projection, key = split_entity(entity) if entity is not None else (None, "")
+    result: dict[str, list[dict[str, Any]]] = {}
+    for name in names:
+        table = HISTORY_TABLES[name].table
+        if entity is None:
+            states = conn.execute(f"SELECT state FROM {table} WHERE {condition} ORDER BY entity", params).fetchall()
+        elif projection not in (None, name):
+            states = []
+        elif known_at is None and recorded_through is None:
+            states = latest_state(conn, table, key, as_of.isoformat())
+        else:
+            states = conn.execute(f"SELECT state FROM {table} WHERE {condition} AND entity = :entity", {**params, "entity": key}).fetchall()
+        result[name] = [orjson.loads(state) for (state,) in states]
+    return result
+
+
+def event_count(conn: sqlite3.Connection, recorded_through: int) -> int:
+    """How many events the store held after position ``recorded_through``."""
+    return conn.execute("SELECT COUNT(*) FROM events WHERE position <= ?", (recorded_through,)).fetchone()[0]
+
+
+def last_position(conn: sqlite3.Connection) -> int:
+    """The last store position the read model holds (0 when empty)."""
+    return conn.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()[0]
+
+
+def recorded_through(conn: sqlite3.Connection, recorded_before: int | str) -> int:
+    """The last position used for ``recorded_before`` N: the position before the first of N's append batch.
+
+    N is a store position or an ISO timestamp (the first position recorded after it).
+    """
+    if isinstance(recorded_before, int) or str(recorded_before).isdigit():
+        position = int(recorded_before)
+    else:
+        try:
+            moment = datetime.fromisoformat(str(recorded_before))
+        except ValueError:
+            raise DateError(f"{recorded_before!r} is neither a store position nor an ISO timestamp") from None
+        position = position_after(conn, moment)
+    return batch_start(conn, position) - 1
+
+
+def position_after(conn: sqlite3.Connection, moment: datetime) -> int:
+    """The first position recorded after ``moment`` (one past the end when none was)."""
+    for position, recorded_at in conn.execute("SELECT position, recorded_at FROM events ORDER BY position"):
+        if datetime.fromisoformat(recorded_at) > moment:
+            return int(position)
+    return last_position(conn) + 1
 
 
 def latest_state(conn: sqlite3.Connection, table: str, entity: str, as_of: str) -> list[tuple[str]]:
@@ -128,6 +132,71 @@ def batch_start(conn: sqlite3.Connection, position: int) -> int:
     """The first position of the append batch holding ``position`` (``position`` itself past the end)."""
     row = conn.execute("SELECT batch FROM events WHERE position >= ? ORDER BY position LIMIT 1", (int(position),)).fetchone()
     return row[0] if row else int(position)
+
+
+# --- the timeline --------------------------------------------------------------------------
+
+TIMELINE_SQL = """
+SELECT e.occurred, e.occurred_earliest, e.occurred_latest, e.occurred_precision, e.reported, e.kind, e.id,
+       (SELECT ee.projection || ':' || ee.entity FROM entity_events ee WHERE ee.event_id = e.id AND ee.role = 'subject' LIMIT 1),
+       e.summary
+FROM events e
+"""
+TIMELINE_COLUMNS = ("occurred", "earliest", "latest", "precision", "reported", "kind", "id", "entity", "summary")
+LINKED = ("in_response_to", "part_of", "alternative_account_of")
+
+
+def timeline(conn: sqlite3.Connection, entity: str | None = None) -> list[dict[str, Any]]:
+    """Dated events in the order they occurred; for one entity, its events and those linked to them."""
+    rows = [dict(zip(TIMELINE_COLUMNS, row)) for row in conn.execute(TIMELINE_SQL)]
+    if entity is not None:
+        related = entity_related(conn, entity)
+        rows = [{**row, "relation": related[row["id"]]} for row in rows if row["id"] in related]
+    return sorted(rows, key=lambda row: (row["earliest"] or "", row["latest"] or "", row["id"]))
+
+
+def find_entity(conn: sqlite3.Connection, entity: str) -> tuple[str, str]:
+    """(projection, id) of the entity named ``entity``; the first projection in order when an id is in several."""
+    projection, key = split_entity(entity)
+    found = conn.execute("SELECT DISTINCT projection FROM entity_events WHERE entity = ? AND role = 'subject'", (key,)).fetchall()
+    candidates = [name for name in PROJECTIONS if (name,) in found and projection in (None, name)]
+    if not candidates:
+        names = [name for (name,) in conn.execute("SELECT DISTINCT entity FROM entity_events WHERE role = 'subject'")]
+        raise UnknownEntity(entity, close_names(entity, sorted(names)))
+    return candidates[0], key
+
+
+def entity_related(conn: sqlite3.Connection, entity: str) -> dict[str, str]:
+    """Ids of the events that tell an entity's story, with how each relates to it."""
+    projection, key = find_entity(conn, entity)
+    roles = {"subject": "state", "correction": "correction", "related": "alternative account"}
+    related = {
+        event_id: roles[role]
+        for event_id, role in conn.execute(
+            "SELECT event_id, role FROM entity_events WHERE projection = ? AND entity = ? ORDER BY position", (projection, key)
+        )
+    }
+    if projection == "restrictions":
+        requests = conn.execute("SELECT id FROM events WHERE kind = 'request' AND json_extract(details, '$.restriction') = ?", (key,))
+        for (event_id,) in requests:
+            related.setdefault(event_id, "request")
+    edges: dict[str, set[str]] = {}
+    for source, relation, target in conn.execute("SELECT event_id, relation, target_id FROM links"):
+        if relation in LINKED:
+            edges.setdefault(source, set()).add(target)
+            if relation == "alternative_account_of":
+                edges.setdefault(target, set()).add(source)
+    for start in list(related):
+        todo = [start]
+        while todo:
+            for target in edges.get(todo.pop(), ()):
+                if target != start and target not in related:
+                    related[target] = "linked"
+                    todo.append(target)
+    return related
+
+
+# --- is the read model current? -------------------------------------------------------------
 
 
 def current_view(db: str | os.PathLike[str], view: str | os.PathLike[str] | None = None) -> str | None:

@@ -1,0 +1,316 @@
+"""``ledger.Ledger``: the one object every entry point goes through.
+
+A ledger is a store (the immutable events) and its read model (tables for
+Datasette and millisecond as-of answers). :class:`Ledger` opens both, ingests,
+projects, and answers questions, choosing the engine: the read model when it has
+caught up with the store (catching it up first when it is behind), the fold over
+stored events otherwise and for ``recorded_before``. Whichever engine answers,
+the result is the same typed value (:mod:`ledger.results`), and the tests check
+that both engines agree field by field.
+
+    >>> from ledger import Ledger
+    >>> with Ledger("ledger.db") as ledger:                              # doctest: +SKIP
+    ...     state = ledger.replay(as_of="2024-06-01", only="restrictions")
+    ...     [(r["id"], r["status"]) for r in state.restrictions]
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from ledger.projections.selection import optional_day, projection_names, required_day
+from ledger.results import Audit, Diff, EventRecord, State, Timeline, Verification
+
+if TYPE_CHECKING:
+    from ledger.ingest import IngestReport
+    from ledger.readmodel.projector import ProjectionReport
+    from ledger.store import LedgerStore
+
+Engine = Literal["auto", "fold", "view"]
+DEFAULT_DB = "ledger.db"
+
+
+class NoLedger(LookupError):
+    """A command that reads was pointed at a ledger that does not exist."""
+
+    def __init__(self, db: str) -> None:
+        self.db = db
+        super().__init__(db)
+
+    def __str__(self) -> str:
+        return f"no ledger at {self.db}: run ledger ingest, or check --db"
+
+
+class Ledger:
+    """One ledger: its store and its read model, and every question they answer.
+
+    ``db`` is the store (a SQLite path); ``view`` the read model (default: beside
+    the store, ``ledger.db`` → ``ledger.view.db``). With ``create=False`` a missing
+    store raises :class:`NoLedger` instead of creating an empty one.
+    """
+
+    def __init__(
+        self, db: str | os.PathLike[str] = DEFAULT_DB, *, view: str | os.PathLike[str] | None = None, create: bool = False
+    ) -> None:
+        from ledger.readmodel.schema import view_path_for
+
+        self.db = os.fspath(db)
+        self.view_path = view_path_for(self.db, view)
+        self.create = create
+        if not create and not Path(self.db).exists():
+            raise NoLedger(self.db)
+        self._store: LedgerStore | None = None
+        self._view: sqlite3.Connection | None = None
+
+    # --- opening and closing ----------------------------------------------------------------
+
+    @property
+    def store(self) -> LedgerStore:
+        """The store, opened on first use (answers from a current read model never open it)."""
+        if self._store is None:
+            from ledger.store import open_store
+
+            self._store = open_store(self.db, create=self.create)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        self._close_view()
+
+    def _close_view(self) -> None:
+        if self._view is not None:
+            self._view.close()
+            self._view = None
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def ingest(
+        self, paths: Sequence[str | os.PathLike[str]], *, progress: Callable[[int, int], None] | None = None, project: bool = True
+    ) -> IngestReport:
+        """Validate event files (or folders) and append them, all or nothing; then catch the read model up.
+
+        Raises :class:`ledger.ingest.IngestError` listing every problem when any event is invalid.
+        """
+        from ledger.ingest import ingest_paths
+
+        report = ingest_paths(self.store, [os.fspath(path) for path in paths], progress=progress)
+        if project and report.appended:
+            self._catch_up_quietly()
+        return report
+
+    def ingest_events(self, events: Iterable[dict[str, Any]], registry: dict[str, Sequence[dict[str, Any]]] | None = None) -> IngestReport:
+        """Validate and append events given as dicts (and registry entries by kind), all or nothing."""
+        from ledger.ingest import ingest_dicts
+
+        report = ingest_dicts(self.store, list(events), registry)
+        if report.appended:
+            self._catch_up_quietly()
+        return report
+
+    def project(self, rebuild: bool = False, progress: Callable[[int, int], None] | None = None) -> ProjectionReport:
+        """Bring the read model up to date with the store (``rebuild``: from scratch; the same tables)."""
+        from ledger.readmodel import project
+
+        self._close_view()
+        return project(self.db, self.view_path, rebuild, progress=progress)
+
+    def migrate(self) -> list[str]:
+        """Create the read model or bring its schema up to date; the names of the migrations applied."""
+        from ledger.readmodel import migrate
+
+        self._close_view()
+        return migrate(self.view_path)
+
+    def migration_status(self) -> Any:
+        """The read model's applied and pending migrations (``.applied``, ``.pending``)."""
+        from ledger.readmodel import status
+
+        return status(self.view_path)
+
+    def _catch_up_quietly(self) -> None:
+        from ledger.readmodel import project_after_ingest
+
+        self._close_view()
+        project_after_ingest(self.db, self.view_path)
+
+    # --- reading the record -----------------------------------------------------------------
+
+    def log(
+        self,
+        kind: str | None = None,
+        actor: str | None = None,
+        occurred_from: str | date | None = None,
+        occurred_to: str | date | None = None,
+        text: str | None = None,
+    ) -> list[EventRecord]:
+        """Recorded events that match, in the order they occurred (then id)."""
+        from ledger import browse
+
+        where = browse.LogFilter(kind, actor, optional_day(occurred_from), optional_day(occurred_to), text)
+        return [EventRecord.model_validate(browse.as_dict(recorded)) for recorded in browse.log(self.store, where)]
+
+    def show(self, event_id: str) -> EventRecord:
+        """One recorded event whole; raises :class:`ledger.browse.UnknownEvent`."""
+        from ledger import browse
+
+        return EventRecord.model_validate(browse.as_dict(browse.show(self.store, event_id)))
+
+    def verify(self) -> Verification:
+        """Recompute the hash chain over every stored event."""
+        found = self.store.verify()
+        return Verification(
+            ok=found.ok, count=found.count, head=found.head, first_bad_position=found.first_bad_position, reason=found.reason
+        )
+
+    # --- choosing the engine ----------------------------------------------------------------
+
+    def engine_for(self, recorded_before: int | str | None = None) -> Literal["fold", "view"]:
+        """``view`` when the read model has caught up with the store (caught up here if it was behind), else ``fold``."""
+        if recorded_before not in (None, ""):
+            return "fold"
+        return "view" if self._current_view() is not None else "fold"
+
+    def _current_view(self) -> sqlite3.Connection | None:
+        from ledger.readmodel import query
+
+        if self._view is None:
+            path = query.caught_up_view(self.db, self.view_path)
+            if path is not None:
+                self._view = query.open_view(path)
+        return self._view
+
+    def _engine(self, engine: Engine, recorded_before: int | str | None) -> Literal["fold", "view"]:
+        if engine == "auto":
+            return self.engine_for(recorded_before)
+        if engine == "view" and self._current_view() is None:
+            from ledger.readmodel.schema import ReadModelError
+
+            raise ReadModelError(f"the read model {self.view_path} has not caught up with {self.db}; run 'ledger project'")
+        return engine
+
+    def _events(self, recorded_before: int | str | None = None) -> tuple[list[dict[str, Any]], int]:
+        """The events recorded before ``recorded_before`` (all when None), and the last position they include."""
+        cutoff = self._cutoff(recorded_before)
+        events = [recorded.data for recorded in self.store.iter_events(before=cutoff)]
+        through = cutoff - 1 if cutoff is not None else self.store.max_position()
+        return events, through
+
+    def _cutoff(self, recorded_before: int | str | None) -> int | None:
+        """The first position *not* used for ``recorded_before`` N: before the append batch holding N."""
+        from datetime import datetime
+
+        from ledger.dates import DateError
+
+        if recorded_before is None or recorded_before == "":
+            return None
+        if isinstance(recorded_before, int) or str(recorded_before).isdigit():
+            position = int(recorded_before)
+        else:
+            try:
+                datetime.fromisoformat(str(recorded_before))
+            except ValueError:
+                raise DateError(f"{recorded_before!r} is neither a store position nor an ISO timestamp") from None
+            position = self.store.position_at(str(recorded_before))
+        return self.store.batch_start(position) or position
+
+    # --- questions --------------------------------------------------------------------------
+
+    def replay(
+        self,
+        as_of: str | date,
+        known_at: str | date | None = None,
+        recorded_before: int | str | None = None,
+        only: str | Iterable[str] | None = None,
+        *,
+        engine: Engine = "auto",
+    ) -> State:
+        """The state of every restriction, aid package, position and territory on ``as_of``.
+
+        ``known_at``: only what had been reported by then; ``recorded_before``: only
+        what the ledger held before that store position (or ISO timestamp) was
+        appended; ``only``: ``restrictions,aid,positions,territory`` or a list.
+        """
+        day, known, names = required_day(as_of), optional_day(known_at), projection_names(only)
+        rb = int(recorded_before) if isinstance(recorded_before, str) and recorded_before.isdigit() else recorded_before
+        rb = None if rb == "" else rb
+        header = {"as_of": day.isoformat(), "known_at": known.isoformat() if known else None, "recorded_before": rb}
+        if self._engine(engine, rb) == "view":
+            from ledger.readmodel import query
+
+            conn = self._view
+            assert conn is not None  # _engine made sure of it
+            through = query.recorded_through(conn, rb) if rb is not None else query.last_position(conn)
+            lists = query.replay(conn, day, known, names, through if rb is not None else None)
+            return State.model_validate({**header, "recorded_through": through, "event_count": query.event_count(conn, through), **lists})
+        from ledger import timetravel
+
+        events, through = self._events(rb)
+        lists = timetravel.replay(events, day, known, names)
+        return State.model_validate({**header, "recorded_through": through, "event_count": len(events), **lists})
+
+    def audit(self, entity: str, as_of: str | date | None = None, known_at: str | date | None = None) -> Audit:
+        """How an entity's state on ``as_of`` (default: as things stand) was reached, step by step, with evidence.
+
+        Always the fold: an audit walks the events themselves. Its last step's state is
+        the state ``replay`` gives for the entity (tested against the read model).
+        """
+        from ledger import timetravel
+
+        events, _ = self._events()
+        return Audit.model_validate(timetravel.audit(events, entity, optional_day(as_of), optional_day(known_at)))
+
+    def diff(self, from_date: str | date, to_date: str | date, known_at: str | date | None = None, *, engine: Engine = "auto") -> Diff:
+        """What changed in the world between two dates (as known at ``known_at``): added, removed, changed."""
+        before = self.replay(from_date, known_at, engine=engine)
+        after = self.replay(to_date, known_at, engine=engine)
+        return self._compare(before, after, {"from": before.as_of, "to": after.as_of, "known_at": before.known_at})
+
+    def diff_known(self, as_of: str | date, known_at: str | date, vs_known_at: str | date, *, engine: Engine = "auto") -> Diff:
+        """What changed in what was known about ``as_of`` between two known-at dates."""
+        before = self.replay(as_of, required_day(known_at), engine=engine)
+        after = self.replay(as_of, required_day(vs_known_at), engine=engine)
+        return self._compare(before, after, {"as_of": before.as_of, "known_at": before.known_at, "vs_known_at": after.known_at})
+
+    @staticmethod
+    def _compare(before: State, after: State, header: dict[str, Any]) -> Diff:
+        from ledger import timetravel
+
+        return Diff.model_validate({**header, **timetravel.compare_states(before.lists(), after.lists())})
+
+    def timeline(self, entity: str | None = None, *, engine: Engine = "auto") -> Timeline:
+        """Dated events in the order they occurred; for one entity, its events and those linked to them."""
+        if self._engine(engine, None) == "view":
+            from ledger.readmodel import query
+
+            assert self._view is not None
+            rows = query.timeline(self._view, entity)
+        else:
+            from ledger import timetravel
+
+            rows = timetravel.timeline(self._events()[0], entity)
+        return Timeline.model_validate({"entity": entity, "events": rows})
+
+
+def build_from_folder(db: str, folder: Path, *, view: str | None = None) -> IngestReport:
+    """Create the ledger ``db`` from the event files in ``folder`` (all or nothing: no half-built file is left)."""
+    from ledger.ingest import IngestError
+
+    try:
+        with Ledger(db, view=view, create=True) as ledger:
+            return ledger.ingest([folder])
+    except IngestError:
+        Path(db).unlink(missing_ok=True)
+        raise
