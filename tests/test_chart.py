@@ -13,8 +13,7 @@ from datetime import date, timedelta
 import pytest
 from click.testing import CliRunner
 
-from helpers import corpus_store
-from ledger import timetravel
+from helpers import corpus_store, replay
 from ledger.cli import chart_spec, main
 from ledger.events import RESTRICTION_STATUSES, STANCES
 from ledger.store import open_store
@@ -56,7 +55,7 @@ def status_changes_day_by_day(db, start, end, known_at=None):
     with open_store(db, create=False) as store:
         day = date.fromisoformat(start)
         while day.isoformat() < end:
-            today = {s["id"]: s["status"] for s in timetravel.replay(store, day.isoformat(), known_at)["restrictions"]}
+            today = {s["id"]: s["status"] for s in replay(store, day.isoformat(), known_at)["restrictions"]}
             for restriction, status in today.items():
                 if restriction in statuses and statuses[restriction] != status or restriction not in statuses and day.isoformat() != start:
                     changes.add((restriction, day.isoformat(), status))

@@ -19,12 +19,12 @@ import pytest
 import yaml
 
 from conftest import REPO
+from helpers import audit, diff, replay
 from ledger.events import apply_amendment, parse_event
 from ledger.ingest import ingest_paths
 from ledger.projections.visibility import resolve
 from ledger.registry import REGISTRY_FILES
 from ledger.store import open_store
-from ledger.timetravel import audit, diff, replay
 
 EVENTS = REPO / "events"
 MANIFEST = REPO / "tests" / "fixtures" / "corpus-first-reading.sha256"

@@ -10,8 +10,7 @@ import urllib.parse
 import pytest
 from datasette_dashboards import replace_opts_in_query
 
-from helpers import corpus_store
-from ledger import timetravel
+from helpers import corpus_store, replay
 from ledger.readmodel import project
 from ledger.readmodel.serve import SERVED_NAME, build_datasette, metadata_for
 from ledger.store import open_store
@@ -64,7 +63,7 @@ def test_the_dashboard_opens_on_a_default_date(ds):
 @pytest.mark.parametrize("as_of, known_at", [("2024-06-01", ""), ("2024-05-20", ""), ("2024-06-01", "2024-05-29"), ("2024-08-25", "")])
 def test_the_status_on_the_chosen_date_is_what_replay_says(corpus, ds, as_of, known_at):
     with open_store(corpus[0], create=False) as store:
-        expected = timetravel.replay(store, as_of, known_at or None)["restrictions"]
+        expected = replay(store, as_of, known_at or None)["restrictions"]
     found = chart_rows(ds, "status-on-date", as_of=as_of, known_at=known_at)
     assert [(r["restriction"], r["status"], r["since"]) for r in found] == [(s["id"], s["status"], s["since_text"]) for s in expected]
 
@@ -79,7 +78,7 @@ def test_every_chart_answers_on_the_default_date(ds, known_at):
 def test_the_status_timeline_draws_each_restrictions_history_without_gaps(corpus, ds):
     rows = chart_rows(ds, "status-timeline", as_of="2024-06-01", known_at="")
     with open_store(corpus[0], create=False) as store:
-        restrictions = {state["id"] for state in timetravel.replay(store, "2024-12-31")["restrictions"]}
+        restrictions = {state["id"] for state in replay(store, "2024-12-31")["restrictions"]}
     assert {row["restriction"] for row in rows} == restrictions
     for restriction in restrictions:
         bands = sorted((row["start"], row["end"]) for row in rows if row["restriction"] == restriction)

@@ -32,21 +32,17 @@ class Answers(Protocol):
     def replay(self, as_of: str, known_at: str | None) -> dict[str, Any]: ...
 
 
-class StoreAnswers:
-    """The ledger's answers over an open store (the time-travel fold)."""
+class LedgerAnswers:
+    """The ledger's answers, through :class:`ledger.Ledger`, as the JSON documents of its results."""
 
-    def __init__(self, store: Any) -> None:
-        self.store = store
+    def __init__(self, ledger: Any) -> None:
+        self.ledger = ledger
 
     def timeline(self) -> list[dict[str, Any]]:
-        from ledger import timetravel
-
-        return timetravel.timeline(self.store)
+        return self.ledger.timeline().model_dump(mode="json")["events"]
 
     def replay(self, as_of: str, known_at: str | None) -> dict[str, Any]:
-        from ledger import timetravel
-
-        return timetravel.replay(self.store, as_of, known_at)
+        return self.ledger.replay(as_of, known_at).model_dump(mode="json")
 
 
 def samples(answers: Answers, days: Sequence[str], known_at: str | None) -> list[chart_spec.Sample]:
@@ -141,7 +137,7 @@ def chart(
       ledger chart -o kharkiv.png us-weapons-strikes-inside-russia --from 2024-05-01 --to 2024-06-15
       ledger chart -o may29.html --known-at 2024-05-29 --only restrictions,positions
     """
-    from ledger.cli.timetravel import open_ledger
+    from ledger.cli.output import open_ledger
     from ledger.dates import parse_edtf
 
     fmt = FORMATS.get(Path(output).suffix.lower())
@@ -151,8 +147,8 @@ def chart(
         if value:
             parse_edtf(value)
     panels = panel_names(only)
-    with open_ledger(db) as store:
-        data = chart_data(StoreAnswers(store), panels, start, end, known_at, entities)
+    with open_ledger(db) as ledger:
+        data = chart_data(LedgerAnswers(ledger), panels, start, end, known_at, entities)
     if not data.bands:
         raise UserError(
             "nothing to draw: no restriction, package, position or area in that window" + (" among those ids" if entities else "")
