@@ -550,9 +550,9 @@ def diff_known(store: Any, as_of: Any, known_at: Any, vs_known_at: Any, *, engin
         return ledger.diff_known(as_of, known_at, vs_known_at, engine=engine).model_dump(mode="json")  # type: ignore[arg-type]
 
 
-def timeline(store: Any, entity: str | None = None, *, engine: str = "fold") -> list[dict]:
+def timeline(store: Any, entity: str | None = None) -> list[dict]:
     with ledger_of(store) as ledger:
-        return ledger.timeline(entity, engine=engine).model_dump(mode="json")["events"]  # type: ignore[arg-type]
+        return ledger.timeline(entity).model_dump(mode="json")["events"]
 
 
 def view_replay(

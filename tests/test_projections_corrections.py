@@ -3,11 +3,10 @@
 from datetime import date
 
 from conftest import write_events, write_registry
-from helpers import amendment, change, day, retraction
+from helpers import amendment, audit, change, day, retraction, timeline
 from ledger.ingest import ingest_paths
 from ledger.projections.visibility import corrections_of
 from ledger.store import open_store
-from ledger.timetravel import audit, timeline
 
 EVENTS = [
     change("ban", "r1", "prohibited", day(1), day(2)),

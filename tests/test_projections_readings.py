@@ -226,12 +226,11 @@ corpus = pytest.mark.skipif(not (EVENTS / "2024").is_dir(), reason="the corpus i
 @pytest.fixture(scope="module")
 def corpus_events(tmp_path_factory):
     from ledger.store import open_store
-    from ledger.timetravel import load_events
 
     db = str(tmp_path_factory.mktemp("readings") / "ledger.db")
     corpus_store(db)
     with open_store(db, create=False) as store:
-        return load_events(store)
+        return [recorded.data for recorded in store.iter_events()]
 
 
 @corpus
@@ -301,8 +300,9 @@ def test_ledger_ingest_warns_on_stderr_and_in_json_and_appends_all_the_same(tmp_
 def test_a_read_model_rendered_before_the_readings_is_rebuilt_before_it_answers(tmp_path):
     import sqlite3
 
+    from helpers import view_replay
     from ledger.readmodel.projector import project
-    from ledger.readmodel.query import caught_up_view, replay
+    from ledger.readmodel.query import caught_up_view
 
     db, view = str(tmp_path / "ledger.db"), str(tmp_path / "ledger.view.db")
     corpus_store(db)
@@ -311,5 +311,5 @@ def test_a_read_model_rendered_before_the_readings_is_rebuilt_before_it_answers(
         conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm0004_states_with_readings'")
         conn.execute("UPDATE restriction_versions SET state = json_remove(state, '$.alternatives')")
     assert caught_up_view(db, view) == view
-    states = replay(view, "2024-08-20", only="restrictions")["restrictions"]
+    states = view_replay(view, "2024-08-20", only="restrictions")["restrictions"]
     assert states and all("alternatives" in state for state in states)

@@ -62,7 +62,7 @@ class Ledger:
         self.db = os.fspath(db)
         self.view_path = view_path_for(self.db, view)
         self.create = create
-        if not create and not Path(self.db).exists():
+        if not create and not ledger_exists(self.db):
             raise NoLedger(self.db)
         self._store: LedgerStore | None = None
         self._view: sqlite3.Connection | None = None
@@ -290,18 +290,22 @@ class Ledger:
 
         return Diff.model_validate({**header, **timetravel.compare_states(before.lists(), after.lists())})
 
-    def timeline(self, entity: str | None = None, *, engine: Engine = "auto") -> Timeline:
-        """Dated events in the order they occurred; for one entity, its events and those linked to them."""
-        if self._engine(engine, None) == "view":
-            from ledger.readmodel import query
+    def timeline(self, entity: str | None = None) -> Timeline:
+        """Dated events in the order they occurred (as amended); for one entity, its events and those linked to them.
 
-            assert self._view is not None
-            rows = query.timeline(self._view, entity)
-        else:
-            from ledger import timetravel
+        Always the fold, like ``audit``: a timeline walks the events themselves (tests check
+        that it lists exactly the events the read model holds).
+        """
+        from ledger import timetravel
 
-            rows = timetravel.timeline(self._events()[0], entity)
-        return Timeline.model_validate({"entity": entity, "events": rows})
+        return Timeline.model_validate({"entity": entity, "events": timetravel.timeline(self._events()[0], entity)})
+
+
+def ledger_exists(db: str) -> bool:
+    """Whether ``db`` names a ledger: a SQLite file that exists, or a server URL (the server says the rest)."""
+    from ledger.store import URL_SCHEMES
+
+    return db.startswith(URL_SCHEMES) or Path(db).exists()
 
 
 def build_from_folder(db: str, folder: Path, *, view: str | None = None) -> IngestReport:

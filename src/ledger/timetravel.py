@@ -213,7 +213,7 @@ def compare_states(before: dict[str, list[dict]], after: dict[str, list[dict]]) 
         changed = []
         for key in sorted(old.keys() & new.keys()):
             if old[key] != new[key]:
-                fields = [field for field in new[key] if field != "events" and old[key].get(field) != new[key][field]]
+                fields = sorted(field for field in new[key] if field != "events" and old[key].get(field) != new[key][field])
                 changed.append(
                     {
                         "id": key,

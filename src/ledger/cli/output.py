@@ -44,9 +44,9 @@ def open_ledger(db: str, view: str | None = None, *, create: bool = False) -> Le
     with a one-line message; only the default ``./ledger.db`` is built from
     ``./events`` on first use, and the command says that it did.
     """
-    from ledger.api import Ledger, NoLedger, build_from_folder
+    from ledger.api import Ledger, NoLedger, build_from_folder, ledger_exists
 
-    if create or Path(db).exists():
+    if create or ledger_exists(db):
         return Ledger(db, view=view, create=create)
     source = click.get_current_context().get_parameter_source("db")
     if source is not ParameterSource.DEFAULT or not BUNDLED_EVENTS.is_dir():

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from ledger.dates import DateError
-from ledger.projections.selection import UnknownEntity, close_names, split_entity
+from ledger.projections.selection import split_entity
 from ledger.readmodel.schema import ReadModelError
 from ledger.readmodel.versions import HISTORY_TABLES
 
@@ -134,68 +134,6 @@ def batch_start(conn: sqlite3.Connection, position: int) -> int:
     return row[0] if row else int(position)
 
 
-# --- the timeline --------------------------------------------------------------------------
-
-TIMELINE_SQL = """
-SELECT e.occurred, e.occurred_earliest, e.occurred_latest, e.occurred_precision, e.reported, e.kind, e.id,
-       (SELECT ee.projection || ':' || ee.entity FROM entity_events ee WHERE ee.event_id = e.id AND ee.role = 'subject' LIMIT 1),
-       e.summary
-FROM events e
-"""
-TIMELINE_COLUMNS = ("occurred", "earliest", "latest", "precision", "reported", "kind", "id", "entity", "summary")
-LINKED = ("in_response_to", "part_of", "alternative_account_of")
-
-
-def timeline(conn: sqlite3.Connection, entity: str | None = None) -> list[dict[str, Any]]:
-    """Dated events in the order they occurred; for one entity, its events and those linked to them."""
-    rows = [dict(zip(TIMELINE_COLUMNS, row)) for row in conn.execute(TIMELINE_SQL)]
-    if entity is not None:
-        related = entity_related(conn, entity)
-        rows = [{**row, "relation": related[row["id"]]} for row in rows if row["id"] in related]
-    return sorted(rows, key=lambda row: (row["earliest"] or "", row["latest"] or "", row["id"]))
-
-
-def find_entity(conn: sqlite3.Connection, entity: str) -> tuple[str, str]:
-    """(projection, id) of the entity named ``entity``; the first projection in order when an id is in several."""
-    projection, key = split_entity(entity)
-    found = conn.execute("SELECT DISTINCT projection FROM entity_events WHERE entity = ? AND role = 'subject'", (key,)).fetchall()
-    candidates = [name for name in PROJECTIONS if (name,) in found and projection in (None, name)]
-    if not candidates:
-        names = [name for (name,) in conn.execute("SELECT DISTINCT entity FROM entity_events WHERE role = 'subject'")]
-        raise UnknownEntity(entity, close_names(entity, sorted(names)))
-    return candidates[0], key
-
-
-def entity_related(conn: sqlite3.Connection, entity: str) -> dict[str, str]:
-    """Ids of the events that tell an entity's story, with how each relates to it."""
-    projection, key = find_entity(conn, entity)
-    roles = {"subject": "state", "correction": "correction", "related": "alternative account"}
-    related = {
-        event_id: roles[role]
-        for event_id, role in conn.execute(
-            "SELECT event_id, role FROM entity_events WHERE projection = ? AND entity = ? ORDER BY position", (projection, key)
-        )
-    }
-    if projection == "restrictions":
-        requests = conn.execute("SELECT id FROM events WHERE kind = 'request' AND json_extract(details, '$.restriction') = ?", (key,))
-        for (event_id,) in requests:
-            related.setdefault(event_id, "request")
-    edges: dict[str, set[str]] = {}
-    for source, relation, target in conn.execute("SELECT event_id, relation, target_id FROM links"):
-        if relation in LINKED:
-            edges.setdefault(source, set()).add(target)
-            if relation == "alternative_account_of":
-                edges.setdefault(target, set()).add(source)
-    for start in list(related):
-        todo = [start]
-        while todo:
-            for target in edges.get(todo.pop(), ()):
-                if target != start and target not in related:
-                    related[target] = "linked"
-                    todo.append(target)
-    return related
-
-
 # --- is the read model current? -------------------------------------------------------------
 
 
@@ -209,7 +147,7 @@ def current_view(db: str | os.PathLike[str], view: str | os.PathLike[str] | None
     from ledger.store import read_head
 
     path = view_path_for(db, view)
-    if not (os.path.exists(path) and os.path.exists(os.fspath(db))):
+    if not os.path.exists(path):
         return None
     try:
         with sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True) as conn:
