@@ -130,8 +130,7 @@ def ingest_by_the_book(db: str, spec: LedgerSpec, count: int, batch: int) -> tup
     while chunk := list(islice(events, batch)):
         with watch:
             touched: dict[uuid.UUID, Subject] = {}
-            for candidate in validate(chunk):
-                data = candidate.data
+            for data in validate(chunk):
                 key = owners[data["id"]] = subject_key(data, owners)
                 ident = subject_id(key)
                 aggregate = touched.get(ident)

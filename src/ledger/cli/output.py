@@ -12,12 +12,30 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
+from ledger import settings
+
 FORMATS = ("table", "json", "markdown")
+
+
+class SettingOption(click.Option):
+    """An option that, when not given, takes its value from :mod:`ledger.settings` (the one reader of the environment)."""
+
+    def __init__(self, *args: Any, setting: Callable[[], str | None], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.setting = setting
+
+    def consume_value(self, ctx: click.Context, opts: Any) -> tuple[Any, Any]:
+        value, source = super().consume_value(ctx, opts)
+        if source == click.core.ParameterSource.DEFAULT:
+            value = self.setting() or value
+        return value, source
+
 
 db_option = click.option(
     "--db",
-    envvar="LEDGER_DB",
-    default="ledger.db",
+    cls=SettingOption,
+    setting=settings.ledger_db,
+    default=settings.DEFAULT_DB,
     show_default=True,
     help="The ledger database (SQLite file). Also set by LEDGER_DB.",
 )

@@ -6,14 +6,16 @@ import sys
 
 import click
 
-from ledger.cli.output import db_option, emit_json, error_console, format_option, user_errors
+from ledger import settings
+from ledger.cli.output import SettingOption, db_option, emit_json, error_console, format_option, user_errors
 from ledger.readmodel import ReadModelError, status, view_path_for
 from ledger.readmodel import migrate as migrate_view
 from ledger.readmodel import project as project_view
 
 view_option = click.option(
     "--view",
-    envvar="LEDGER_VIEW_DB",
+    cls=SettingOption,
+    setting=settings.view_db,
     help="The read model (SQLite file). Also set by LEDGER_VIEW_DB. Default: beside the store, ledger.db → ledger.view.db.",
 )
 

@@ -16,7 +16,6 @@ budget of events held, so memory stays bounded on large ledgers.
 
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from datetime import date
 from itertools import groupby
 from typing import Any
 
+from ledger import settings
 from ledger.dates import OPEN_START
 from ledger.projections.base import EntityKey
 from ledger.projections.fold import Unit, build_units
@@ -32,7 +32,7 @@ from ledger.projections.state import PROJECTIONS
 from ledger.projections.visibility import AmendmentCache, resolve
 from ledger.readmodel.rows import json_text
 
-DEFAULT_BUDGET = int(os.environ.get("LEDGER_HISTORY_BUDGET_MB", "300")) * 1024
+DEFAULT_BUDGET = settings.history_budget_mb() * 1024
 """KB of kept histories (see :attr:`EntityHistory.size`) before the least recently used are forgotten.
 
 A history that was forgotten is recomputed from all its events the next time
