@@ -52,6 +52,8 @@ SIGNING_CONTEXT = b"ledger checkpoint v1\n"
 PUBLIC_SUFFIX = ".pub"
 HEX_HASH = re.compile(r"[0-9a-f]{64}")
 KEY_ID = re.compile(r"[0-9a-f]{16}")
+MAX_FILE = 16_000_000
+"""Bytes a checkpoint or proof file may have: a proof holds one event and a few dozen hashes."""
 
 
 class ProofError(Exception):
@@ -162,11 +164,19 @@ def dump_document(document: dict[str, Any]) -> bytes:
 
 def load_document(path: str | os.PathLike[str], what: str) -> dict[str, Any]:
     """A checkpoint or proof file, refused unless its bytes are exactly :func:`dump_document` of its content."""
+    return parse_document(read_bounded(path, what), f"{path}", what)
+
+
+def read_bounded(path: str | os.PathLike[str], what: str) -> bytes:
+    """A file's bytes, refused past :data:`MAX_FILE` (no checkpoint or proof comes near it)."""
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE + 1)
     except OSError as error:
         raise ProofError(f"cannot read {what} {path}: {error.strerror}") from None
-    return parse_document(data, f"{path}", what)
+    if len(data) > MAX_FILE:
+        raise ProofError(f"{path} is larger than any {what} ledger writes ({MAX_FILE // 1_000_000} MB)")
+    return data
 
 
 def parse_document(data: bytes, name: str, what: str) -> dict[str, Any]:
@@ -555,11 +565,7 @@ class ProofCheck:
 def verify_proof(path: str | os.PathLike[str], pinned_key_path: str | os.PathLike[str] | None = None) -> ProofCheck:
     """Check an inclusion proof file with no database: its layout, the checkpoint's signature, and the audit path to the root."""
     pinned = load_public_key(pinned_key_path) if pinned_key_path is not None else None
-    try:
-        data = Path(path).read_bytes()
-    except OSError as error:
-        raise ProofError(f"cannot read proof {path}: {error.strerror}") from None
-    return verify_proof_bytes(data, pinned, f"proof {path}")
+    return verify_proof_bytes(read_bounded(path, "proof"), pinned, f"proof {path}")
 
 
 def verify_proof_bytes(data: bytes, pinned: bytes | None = None, name: str = "the proof") -> ProofCheck:
