@@ -47,7 +47,7 @@ import psycopg
 
 from ledger.events import parse_event
 from ledger.ingest import ingest_stream, start_workers, stop_workers
-from ledger.store import open_store, prepare_event
+from ledger.store import open_reader, open_store, prepare_event
 from ledger.store import postgres_recorder as recorder_module
 from ledger.store.postgres import EVENTS_TABLE
 
@@ -109,12 +109,8 @@ def append_only(location: str, spec: LedgerSpec, batch: int) -> dict[str, Any]:
 
 
 def stored_rows(url: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    with psycopg.connect(url) as conn:
-        events = conn.execute(
-            "SELECT originator_id, originator_version, topic, state, notification_id FROM stored_events ORDER BY notification_id"
-        ).fetchall()
-        chain = conn.execute("SELECT * FROM ledger_chain ORDER BY position").fetchall()
-    return events, chain
+    with open_reader(url) as reader:
+        return reader.raw_rows("events"), reader.raw_rows("chain")  # type: ignore[attr-defined]  # the PostgreSQL reader's
 
 
 def plain_writes(url: str, events: list[tuple[Any, ...]], chain: list[tuple[Any, ...]], batch: int) -> dict[str, Any]:
