@@ -410,3 +410,15 @@ def test_a_rewrite_of_any_one_event_is_located_by_the_checkpoint(signed: dict[st
     assert not result.ok and not check.ok
     assert leaf is not None and check.first_differing_size is not None
     assert check.agreeing_size <= leaf < check.first_differing_size
+
+
+def test_a_checkpoint_of_a_sqlite_ledger_holds_for_its_postgresql_copy_and_proves_there(
+    signed: dict[str, str], postgres_url: str, tmp_path: Path
+) -> None:
+    assert ledger("copy", signed["db"], postgres_url).exit_code == 0
+    result = ledger("verify", "--db", postgres_url, "--checkpoint", signed["checkpoint"], "--key", signed["public"])
+    assert result.exit_code == 0, result.output
+    proof = tmp_path / "proof.json"
+    made = ledger("prove", "biden-agrees-counter-fire-shift", "-o", str(proof), "--key", signed["key"], "--db", postgres_url)
+    assert made.exit_code == 0, made.output
+    assert ledger("verify-proof", str(proof), "--key", signed["public"]).exit_code == 0
