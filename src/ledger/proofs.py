@@ -56,8 +56,11 @@ MAX_FILE = 16_000_000
 """Bytes a checkpoint or proof file may have: a proof holds one event and a few dozen hashes."""
 
 
-class ProofError(Exception):
-    """A checkpoint, proof or key file that cannot be used (unreadable, malformed, not a ledger file): exit 2."""
+class ProofError(StoreError):
+    """A checkpoint, proof or key file that cannot be used (unreadable, malformed, not a ledger file): exit 2.
+
+    A :class:`StoreError`, so every command turns it into one line (``replay --recorded-before CHECKPOINT`` too).
+    """
 
 
 # --- keys ----------------------------------------------------------------------------------
@@ -609,7 +612,6 @@ def write_file(path: str | os.PathLike[str], data: bytes) -> None:
 __all__ = [
     "Checkpoint",
     "ProofError",
-    "StoreError",
     "check_checkpoints",
     "generate_key",
     "make_checkpoint",
