@@ -19,10 +19,10 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
+from benchmarks.generate import LedgerSpec, generate_events, generate_registry
 from hypothesis import strategies as st
 
 from conftest import REPO, make_event
-from ledger.bench.generate import LedgerSpec, generate_events, generate_registry
 from ledger.events import parse_event
 from ledger.ingest import ingest_dicts, ingest_paths
 from ledger.readmodel.versions import HISTORY_TABLES

@@ -10,9 +10,9 @@ import tracemalloc
 from datetime import date, timedelta
 
 import pytest
+from benchmarks.generate import LedgerSpec, generate_events
 
 from helpers import SMALL, registry_of, table_contents
-from ledger.bench.generate import LedgerSpec, generate_events
 from ledger.ingest import ingest_dicts
 from ledger.projections.state import entity_of
 from ledger.readmodel import Projector, project

@@ -30,8 +30,8 @@ from typing import Any
 
 import orjson
 
-from ledger.bench.generate import LedgerSpec, generate_events, generate_registry
-from ledger.bench.measure import Stopwatch, copy_db, disk_usage, rate
+from benchmarks.generate import LedgerSpec, generate_events, generate_registry
+from benchmarks.measure import Stopwatch, copy_db, disk_usage, rate
 from ledger.ingest import ChunkTask, IngestError, IngestReport, check_chunk, ingest_stream, start_workers
 from ledger.store import open_reader, open_store
 
