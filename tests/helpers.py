@@ -153,6 +153,8 @@ def amended_fields(draw: st.DrawFn, target: dict[str, Any], events: list[dict[st
     others = [e["id"] for e in events if e["kind"] != "correction" and e["id"] != target["id"]]
     if others and draw(st.integers(0, 5)) == 0:
         return {"links": {"alternative_account_of": [draw(st.sampled_from(others))]}}
+    if draw(st.integers(0, 5)) == 0:
+        return {"reported": day(draw(st.integers(0, 26)))}  # when it was public, as the record now says
     if draw(st.booleans()):
         return {"occurred": draw(occurred_texts())}
     kind = target["kind"]
@@ -178,7 +180,19 @@ def ledgers(draw: st.DrawFn, max_events: int = 14, corrections: bool = True, alt
             if target["kind"] == "correction" or draw(st.booleans()):
                 events.append(retraction(event_id, target["id"], reported))
             else:
-                events.append(amendment(event_id, target["id"], reported, **amended_fields(draw, target, events)))
+                fields = amended_fields(draw, target, events)
+                events.append(
+                    event(
+                        event_id,
+                        "correction",
+                        reported,
+                        reported,
+                        corrects=target["id"],
+                        action="amend",
+                        amended=fields,
+                        reason="better sources",
+                    )
+                )
             continue
         data = draw(fact(event_id))
         facts = [e["id"] for e in events if e["kind"] != "correction"]
