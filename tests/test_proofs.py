@@ -316,6 +316,18 @@ def test_an_inclusion_proof_verifies_with_no_database(signed: dict[str, str], pr
     assert entry["position"] == 7 and entry["event"]["id"] in result.output
 
 
+def test_a_proof_against_a_published_checkpoint_after_the_ledger_grew(signed: dict[str, str], ledger_dir: Path, tmp_path: Path) -> None:
+    write_events(ledger_dir / "later.yaml", [make_event("kirby-repeats-no-change")])
+    assert ledger("ingest", str(ledger_dir), "--db", signed["db"], "--no-project").exit_code == 0
+    proof = tmp_path / "old.json"
+    made = ledger("prove", "biden-agrees-counter-fire-shift", "-o", str(proof), "--checkpoint", signed["checkpoint"], "--db", signed["db"])
+    assert made.exit_code == 0, made.output
+    assert json.loads(proof.read_text())["checkpoint"] == json.loads(Path(signed["checkpoint"]).read_text())
+    assert ledger("verify-proof", str(proof), "--key", signed["public"]).exit_code == 0
+    too_new = ledger("prove", "kirby-repeats-no-change", "-o", str(proof), "--checkpoint", signed["checkpoint"], "--db", signed["db"])
+    assert too_new.exit_code == 2 and "covers" in too_new.output
+
+
 def test_a_forged_inclusion_proof_fails(proof: Path) -> None:
     document = json.loads(proof.read_text())
     document["entry"]["event"]["summary"] = "Something else."

@@ -513,17 +513,26 @@ def recorded_before(store: LedgerStore, path: str | os.PathLike[str], pinned_key
 PROOF_FIELDS = {"format", "entry", "leaf_index", "audit_path", "checkpoint"}
 
 
-def prove(store: LedgerStore, event_id: str, private_key_path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+def prove(
+    store: LedgerStore,
+    event_id: str,
+    private_key_path: str | os.PathLike[str] | None = None,
+    checkpoint_path: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
     """An inclusion proof of a recorded event: its leaf input, leaf index and audit path to a signed checkpoint.
 
-    With a key, the checkpoint is a new one of the log as it is now (kept in the
-    store like any other); without, the newest checkpoint in the store that
-    covers the event and is signed.
+    The checkpoint is the one in ``checkpoint_path`` (e.g. a published one), or
+    with a key a new one of the log as it is now (kept in the store like any
+    other), or else the newest signed checkpoint in the store that covers the event.
     """
     index = store.leaf_of(event_id)
     if index is None:
         raise ProofError(f"no event {event_id!r} in the ledger")
-    if private_key_path is not None:
+    if checkpoint_path is not None:
+        checkpoint = read_checkpoint(checkpoint_path)
+        if checkpoint.size <= index:
+            raise ProofError(f"checkpoint {checkpoint_path} covers {checkpoint.size} entries; {event_id!r} is entry {index + 1}")
+    elif private_key_path is not None:
         checkpoint = make_checkpoint(store, private_key_path)
     else:
         covering = [c for c in map(_stored_checkpoint, store.checkpoints()) if c.size > index and c.signature is not None]
@@ -532,11 +541,15 @@ def prove(store: LedgerStore, event_id: str, private_key_path: str | os.PathLike
         checkpoint = max(covering, key=lambda c: c.size)
     leaves = store.leaf_hashes(checkpoint.size)
     if merkle.root(leaves) != checkpoint.root:
-        raise ProofError(f"the ledger no longer matches its own checkpoint of size {checkpoint.size}: run ledger verify")
-    entry = json.loads(store.leaf_input(index))
+        raise ProofError(
+            f"the ledger does not match the checkpoint of {checkpoint.size} entries made at {checkpoint.time}: run ledger verify"
+        )
+    leaf_input = store.leaf_input(index)
+    if merkle.leaf_hash(leaf_input) != leaves[index]:
+        raise ProofError(f"{event_id!r} as stored no longer matches its leaf in the log: run ledger verify")
     return {
         "format": PROOF_FORMAT,
-        "entry": entry,
+        "entry": json.loads(leaf_input),
         "leaf_index": index,
         "audit_path": [node.hex() for node in merkle.inclusion_proof(leaves, index, checkpoint.size)],
         "checkpoint": checkpoint.document(),
