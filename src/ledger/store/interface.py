@@ -52,7 +52,8 @@ whose canonical bytes were hashed.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Iterator, Sequence
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -303,6 +304,33 @@ class StoreBackend(StoreReader):
     @abc.abstractmethod
     def put_checkpoint(self, size: int, root: str, time: str, key_id: str | None, document: str) -> None:
         """Keep a checkpoint made of this ledger (size, root in hex, time, key id, the file's text), in its own transaction; append-only."""
+
+
+def unrecorded(prepared: Sequence[PreparedEvent], recorded: Mapping[str, str]) -> tuple[list[int], list[str]]:
+    """What an append records, given the content hashes of its ids already ``recorded``: every backend's rule.
+
+    Returns the indexes of the events to record (the first of each id not
+    recorded yet) and the ids skipped (recorded, or given earlier in the same
+    append, with the same content); an id with other content raises
+    :class:`DuplicateEvent`, so nothing is written.
+    """
+    fresh: list[int] = []
+    skipped: list[str] = []
+    conflicts: list[str] = []
+    seen: dict[str, str] = {}
+    for index, event in enumerate(prepared):
+        digest = hashlib.sha256(event.canonical).hexdigest()
+        known = recorded.get(event.event_id) or seen.get(event.event_id)
+        if known is None:
+            seen[event.event_id] = digest
+            fresh.append(index)
+        elif known == digest:
+            skipped.append(event.event_id)
+        else:
+            conflicts.append(event.event_id)
+    if conflicts:
+        raise DuplicateEvent(conflicts)
+    return fresh, skipped
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
