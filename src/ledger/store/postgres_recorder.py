@@ -52,14 +52,14 @@ LOCK_STATEMENT = "SELECT pg_advisory_xact_lock({})"
 """The append's first statement: waits for the previous append to commit or roll back (the lock is the transaction's)."""
 INSERT_EVENTS = (
     f"INSERT INTO {EVENTS_TABLE} (originator_id, originator_version, topic, state, notification_id) "
-    "SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[], %s::bigint[])"
+    "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[], %b::bigint[])"
 )
 INSERT_CHAIN = (
     "INSERT INTO ledger_chain (position, event_id, content_hash, chain_hash, recorded_at, batch) "
-    "SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[])"
+    "SELECT * FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[], %b::bigint[])"
 )
 INSERT_LEAVES = (
-    "INSERT INTO ledger_log (leaf, position, input, hash) SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[], %s::bytea[])"
+    "INSERT INTO ledger_log (leaf, position, input, hash) SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::bytea[], %b::bytea[])"
 )
 UPSERT_REGISTRY = (
     "INSERT INTO ledger_registry (kind, id, data) SELECT * FROM unnest(%s::text[], %s::text[], %s::text[]) "
