@@ -1,6 +1,6 @@
 """PostgreSQL store benchmark: ingest beside plain COPY and executemany of the same rows, the append lock, read-model catch-up.
 
-Run (about four minutes at 100k events on two cores)::
+Run from the root of a checkout (about 14 minutes at 100k events on two busy cores)::
 
     python -m benchmarks.postgres_store --events 100000 --json benchmarks/results/postgres-100k.json
     python -m benchmarks.postgres_store --url postgresql://me@db.example.org/scratch   # an existing, empty database
