@@ -2,7 +2,7 @@
 
 Usage (see docs/proofs.md, "What it costs")::
 
-    python benchmarks/merkle_log.py 30000
+    python -m benchmarks.merkle_log 30000
 
 Appends the same generated events 1,000 at a time into fresh stores, three
 times each way, alternating (the machine is shared: CPU time of this process
@@ -19,8 +19,8 @@ import tempfile
 import time
 from unittest import mock
 
+from benchmarks.generate import LedgerSpec, generate_events, generate_registry
 from ledger import proofs
-from ledger.bench.generate import LedgerSpec, generate_events, generate_registry
 from ledger.store import log, open_store
 from ledger.store.codec import prepare_event
 from ledger.store.interface import PreparedEvent

@@ -1,14 +1,14 @@
 """PostgreSQL store benchmark: ingest beside plain COPY and executemany of the same rows, the append lock, read-model catch-up.
 
-Run (about four minutes at 100k events on two cores)::
+Run from the root of a checkout (about 14 minutes at 100k events on two busy cores)::
 
-    python benchmarks/postgres_store.py --events 100000 --json benchmarks/results/postgres-100k.json
-    python benchmarks/postgres_store.py --url postgresql://me@db.example.org/scratch   # an existing, empty database
+    python -m benchmarks.postgres_store --events 100000 --json benchmarks/results/postgres-100k.json
+    python -m benchmarks.postgres_store --url postgresql://me@db.example.org/scratch   # an existing, empty database
 
 Without ``--url`` it starts a throwaway PostgreSQL 15 server with the test
 suite's helper (tests/postgres.py), with PostgreSQL's default durability
 (fsync on). Everything is measured in the same run, on the same generated
-ledger (the seeded generator ``ledger bench`` uses):
+ledger (the seeded generator ``python -m benchmarks`` uses):
 
 - ``ingest``: ``ledger.ingest.ingest_stream`` into SQLite and into PostgreSQL,
   batches of ``--batch`` events (validation, the chain, compression, one
@@ -45,16 +45,12 @@ from typing import Any
 
 import psycopg
 
+from benchmarks.generate import LedgerSpec, generate_events, generate_registry
 from ledger.events import parse_event
 from ledger.ingest import ingest_stream, start_workers, stop_workers
-from ledger.store import open_store, prepare_event
+from ledger.store import open_reader, open_store, prepare_event
 from ledger.store import postgres_recorder as recorder_module
 from ledger.store.postgres import EVENTS_TABLE
-
-try:
-    from benchmarks.generate import LedgerSpec, generate_events, generate_registry  # type: ignore[import-not-found]
-except ImportError:
-    from ledger.bench.generate import LedgerSpec, generate_events, generate_registry
 
 REPO = Path(__file__).resolve().parents[1]
 SAME_SHAPE = """
@@ -109,12 +105,8 @@ def append_only(location: str, spec: LedgerSpec, batch: int) -> dict[str, Any]:
 
 
 def stored_rows(url: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    with psycopg.connect(url) as conn:
-        events = conn.execute(
-            "SELECT originator_id, originator_version, topic, state, notification_id FROM stored_events ORDER BY notification_id"
-        ).fetchall()
-        chain = conn.execute("SELECT * FROM ledger_chain ORDER BY position").fetchall()
-    return events, chain
+    with open_reader(url) as reader:
+        return reader.raw_rows("events"), reader.raw_rows("chain")  # type: ignore[attr-defined]  # the PostgreSQL reader's
 
 
 def plain_writes(url: str, events: list[tuple[Any, ...]], chain: list[tuple[Any, ...]], batch: int) -> dict[str, Any]:
@@ -242,7 +234,7 @@ def main() -> None:
     server = None
     if not args.url:
         sys.path.insert(0, str(REPO / "tests"))
-        from postgres import start_server  # type: ignore[import-not-found]
+        from postgres import start_server
 
         server = start_server(durable=True)
         args.url = server.url(server.create_database())

@@ -2,7 +2,7 @@
 
 Usage (read-only; see docs/benchmarks.md, "As-of queries")::
 
-    python benchmarks/query_forms.py /tmp/bench/ledger.view.db
+    python -m benchmarks.query_forms /tmp/bench/ledger.view.db
 """
 
 from __future__ import annotations

@@ -19,11 +19,11 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
+from benchmarks.generate import LedgerSpec, generate_events, generate_registry
 from hypothesis import strategies as st
 
 from conftest import REPO, make_event
 from ledger.api import Ledger
-from ledger.bench.generate import LedgerSpec, generate_events, generate_registry
 from ledger.events import parse_event
 from ledger.ingest import ingest_dicts, ingest_paths
 from ledger.projections.selection import optional_day, projection_names, required_day
@@ -156,6 +156,8 @@ def amended_fields(draw: st.DrawFn, target: dict[str, Any], events: list[dict[st
     others = [e["id"] for e in events if e["kind"] != "correction" and e["id"] != target["id"]]
     if others and draw(st.integers(0, 5)) == 0:
         return {"links": {"alternative_account_of": [draw(st.sampled_from(others))]}}
+    if draw(st.integers(0, 5)) == 0:
+        return {"reported": day(draw(st.integers(0, 26)))}  # when it was public, as the record now says
     if draw(st.booleans()):
         return {"occurred": draw(occurred_texts())}
     kind = target["kind"]
@@ -181,7 +183,19 @@ def ledgers(draw: st.DrawFn, max_events: int = 14, corrections: bool = True, alt
             if target["kind"] == "correction" or draw(st.booleans()):
                 events.append(retraction(event_id, target["id"], reported))
             else:
-                events.append(amendment(event_id, target["id"], reported, **amended_fields(draw, target, events)))
+                fields = amended_fields(draw, target, events)
+                events.append(
+                    event(
+                        event_id,
+                        "correction",
+                        reported,
+                        reported,
+                        corrects=target["id"],
+                        action="amend",
+                        amended=fields,
+                        reason="better sources",
+                    )
+                )
             continue
         data = draw(fact(event_id))
         facts = [e["id"] for e in events if e["kind"] != "correction"]

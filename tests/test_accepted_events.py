@@ -72,7 +72,7 @@ def check_commands(db: Path, batch: list[dict[str, Any]], folder: Path, tally: C
     path.write_text(json.dumps(batch))
     result = invoke(db, "ingest", str(path))
     if result.exit_code != 0:
-        assert result.exit_code == 2 and result.output.startswith("error: "), result.output
+        assert result.exit_code == 2 and "error: " in result.output, result.output
         tally["refused"] += 1
         return
     tally["accepted"] += 1
@@ -110,7 +110,7 @@ def test_stress_every_command_answers_after_accepted_batches(corpus_db: Path, tm
         shutil.copy(built, tmp_path / built.name)
     db, tally = tmp_path / "ledger.db", Counter()
 
-    @settings(SAMPLE, max_examples=150)
+    @settings(SAMPLE, max_examples=60)
     @given(batch=batches)
     def run(batch: list[dict[str, Any]]) -> None:
         check_commands(db, batch, tmp_path, tally)

@@ -6,12 +6,16 @@ These are not timed tests: no assertion here depends on how fast the machine is.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections import Counter
+from pathlib import Path
 
+from benchmarks.__main__ import bench
+from benchmarks.generate import LedgerSpec, generate_events, generate_registry, write_jsonl
+from benchmarks.targets import targets
 from click.testing import CliRunner
 
-from ledger.bench.generate import LedgerSpec, generate_events, generate_registry, write_jsonl
-from ledger.bench.targets import targets
 from ledger.cli import main
 from ledger.dates import parse_edtf
 from ledger.events import event_adapter
@@ -68,8 +72,8 @@ def test_small_benchmark_run_completes_with_well_formed_json(tmp_path) -> None:
     out = tmp_path / "run"
     json_path = tmp_path / "results" / "bench.json"
     result = CliRunner().invoke(
-        main,
-        ["bench", "--events", "2000", "--out", str(out), "--json", str(json_path), "--queries", "20", "--batch", "500"],
+        bench,
+        ["--events", "2000", "--out", str(out), "--json", str(json_path), "--queries", "20", "--batch", "500"],
     )
     assert result.exit_code == 0, result.output
     assert "ingest, validation + hash chain" in result.output
@@ -89,12 +93,28 @@ def test_small_benchmark_run_completes_with_well_formed_json(tmp_path) -> None:
 
 def test_the_read_side_can_be_run_again_on_the_stores_a_run_left(tmp_path) -> None:
     json_path = tmp_path / "bench.json"
-    args = ["bench", "--events", "1000", "--out", str(tmp_path / "run"), "--json", str(json_path), "--queries", "10"]
-    assert CliRunner().invoke(main, args).exit_code == 0
+    args = ["--events", "1000", "--out", str(tmp_path / "run"), "--json", str(json_path), "--queries", "10"]
+    assert CliRunner().invoke(bench, args).exit_code == 0
     first = json.loads(json_path.read_text())
-    result = CliRunner().invoke(main, ["bench", "--rerun-read-side", str(json_path)])
+    result = CliRunner().invoke(bench, ["--rerun-read-side", str(json_path)])
     assert result.exit_code == 0, result.output
     again = json.loads(json_path.read_text())
     assert again["phases"]["ingest"] == first["phases"]["ingest"]
     assert set(again["superseded"][0]["phases"]) == {"rebuild_100", "query_100", "rebuild_1000", "query_1000", "late", "cli_replay"}
     assert again["phases"]["rebuild_1000"]["finished"] and again["read_side_date"]
+
+
+def test_the_benchmark_runs_as_one_documented_command() -> None:
+    root = Path(__file__).resolve().parent.parent
+    found = subprocess.run([sys.executable, "-m", "benchmarks", "--help"], capture_output=True, text=True, cwd=root)
+    assert found.returncode == 0, found.stderr
+    assert "Usage: python -m benchmarks" in found.stdout and "--events" in found.stdout
+    assert "python -m benchmarks --events" in (root / "docs" / "benchmarks.md").read_text()
+
+
+def test_the_benchmark_is_not_part_of_the_installed_package() -> None:
+    import ledger
+
+    assert not (Path(ledger.__file__).parent / "bench").exists()
+    result = CliRunner().invoke(main, ["bench"])
+    assert result.exit_code == 2 and "No such command" in result.output

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from benchmarks.generate import LedgerSpec, generate_events, generate_registry, write_jsonl
 
 from ledger import ingest
-from ledger.bench.generate import LedgerSpec, generate_events, generate_registry, write_jsonl
 from ledger.ingest import POOL_THRESHOLD, IngestError, ingest_dicts, ingest_paths, ingest_stream
 from ledger.store import open_store
 

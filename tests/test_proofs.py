@@ -316,6 +316,18 @@ def test_an_inclusion_proof_verifies_with_no_database(signed: dict[str, str], pr
     assert entry["position"] == 7 and entry["event"]["id"] in result.output
 
 
+def test_a_proof_against_a_published_checkpoint_after_the_ledger_grew(signed: dict[str, str], ledger_dir: Path, tmp_path: Path) -> None:
+    write_events(ledger_dir / "later.yaml", [make_event("kirby-repeats-no-change")])
+    assert ledger("ingest", str(ledger_dir), "--db", signed["db"], "--no-project").exit_code == 0
+    proof = tmp_path / "old.json"
+    made = ledger("prove", "biden-agrees-counter-fire-shift", "-o", str(proof), "--checkpoint", signed["checkpoint"], "--db", signed["db"])
+    assert made.exit_code == 0, made.output
+    assert json.loads(proof.read_text())["checkpoint"] == json.loads(Path(signed["checkpoint"]).read_text())
+    assert ledger("verify-proof", str(proof), "--key", signed["public"]).exit_code == 0
+    too_new = ledger("prove", "kirby-repeats-no-change", "-o", str(proof), "--checkpoint", signed["checkpoint"], "--db", signed["db"])
+    assert too_new.exit_code == 2 and "covers" in too_new.output
+
+
 def test_a_forged_inclusion_proof_fails(proof: Path) -> None:
     document = json.loads(proof.read_text())
     document["entry"]["event"]["summary"] = "Something else."
@@ -410,3 +422,15 @@ def test_a_rewrite_of_any_one_event_is_located_by_the_checkpoint(signed: dict[st
     assert not result.ok and not check.ok
     assert leaf is not None and check.first_differing_size is not None
     assert check.agreeing_size <= leaf < check.first_differing_size
+
+
+def test_a_checkpoint_of_a_sqlite_ledger_holds_for_its_postgresql_copy_and_proves_there(
+    signed: dict[str, str], postgres_url: str, tmp_path: Path
+) -> None:
+    assert ledger("copy", signed["db"], postgres_url).exit_code == 0
+    result = ledger("verify", "--db", postgres_url, "--checkpoint", signed["checkpoint"], "--key", signed["public"])
+    assert result.exit_code == 0, result.output
+    proof = tmp_path / "proof.json"
+    made = ledger("prove", "biden-agrees-counter-fire-shift", "-o", str(proof), "--key", signed["key"], "--db", postgres_url)
+    assert made.exit_code == 0, made.output
+    assert ledger("verify-proof", str(proof), "--key", signed["public"]).exit_code == 0

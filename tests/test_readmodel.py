@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from benchmarks.generate import LedgerSpec
 from click.testing import CliRunner
 
 from conftest import REPO, make_event
@@ -26,7 +27,6 @@ from helpers import (
     table_contents,
     view_replay,
 )
-from ledger.bench.generate import LedgerSpec
 from ledger.cli import main
 from ledger.ingest import ingest_dicts
 from ledger.readmodel import Projector, ReadModelError, migrate, project, status, view_path_for

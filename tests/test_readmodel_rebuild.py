@@ -10,9 +10,9 @@ import tracemalloc
 from datetime import date, timedelta
 
 import pytest
+from benchmarks.generate import LedgerSpec, generate_events
 
 from helpers import SMALL, registry_of, table_contents
-from ledger.bench.generate import LedgerSpec, generate_events
 from ledger.ingest import ingest_dicts
 from ledger.projections.state import entity_of
 from ledger.readmodel import Projector, project
@@ -281,3 +281,47 @@ def test_a_worker_that_fails_leaves_its_groups_to_the_rebuilding_process(db, tmp
     )
     project(db, two, rebuild=True)
     assert table_contents(two) == table_contents(one)
+
+
+KILLED_REBUILD = """
+import sys, time
+from ledger.readmodel import rebuild
+
+run = rebuild.Rebuild.run
+
+def run_then_stall(self):
+    if sys.argv[3] == "after":
+        run(self)
+    print("rebuilding", flush=True)
+    time.sleep(120)
+
+rebuild.Rebuild.run = run_then_stall
+from ledger.readmodel import project
+project(sys.argv[1], sys.argv[2], rebuild=True)
+"""
+
+
+@pytest.mark.parametrize("moment", ["before", "after"], ids=["killed-as-it-starts", "killed-with-its-rows-written"])
+def test_a_killed_rebuild_leaves_the_previous_read_model_answering(tmp_path, moment):
+    import signal
+    import subprocess
+    import sys
+
+    from ledger.readmodel.query import current_view
+
+    db, view = str(tmp_path / "ledger.db"), str(tmp_path / "ledger.view.db")
+    events = list(generate_events(SMALL))
+    with open_store(db) as store:
+        ingest_dicts(store, events, registry_of(SMALL))
+    project(db, view)
+    before = table_contents(view)
+    rebuilding = subprocess.Popen([sys.executable, "-c", KILLED_REBUILD, db, view, moment], stdout=subprocess.PIPE, text=True)
+    try:
+        assert rebuilding.stdout.readline().strip() == "rebuilding"
+    finally:
+        rebuilding.send_signal(signal.SIGKILL)
+        rebuilding.wait()
+    assert current_view(db, view) == view  # still caught up, still the one that answers
+    assert table_contents(view) == before
+    assert project(db, view, rebuild=True).rebuilt and table_contents(view) == before
+    assert [path.name for path in tmp_path.iterdir() if ".rebuild-" in path.name] == []

@@ -362,3 +362,17 @@ def test_no_module_outside_the_store_names_its_tables():
         if STORE_TABLES.search(line)
     ]
     assert outside == []
+
+
+def test_the_environment_is_read_only_in_the_settings_module():
+    root = Path(__file__).resolve().parent.parent
+    readers = re.compile(r"os\.environ|os\.getenv|\benvvar=")
+    outside = [
+        f"{path.relative_to(root)}:{number}"
+        for folder in ("src", "benchmarks")
+        for path in sorted((root / folder).rglob("*.py"))
+        if path != root / "src" / "ledger" / "settings.py"
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if readers.search(line)
+    ]
+    assert outside == []

@@ -15,17 +15,21 @@ actors, documents, questions and events the chunk names, and its problems.
 This process checks those against the registry and the store with set
 operations while the workers validate the next chunks, then appends.
 
-The workers are started once per process, with ``forkserver`` (``spawn``
-where there is none), so they inherit no open database; as multiprocessing
-asks, a script that ingests many events runs under ``if __name__ ==
-"__main__":`` (or sets ``LEDGER_WORKERS=0``).
+Files, in-memory dicts and streams are thin adapters (:func:`ingest_paths`,
+:func:`ingest_dicts`, :func:`ingest_stream`) that turn their input into
+:class:`ChunkTask` s for the one pipeline, :class:`_Run`.
+
+The workers are started once per process, as every worker is
+(:mod:`ledger.workers`: they inherit no open database and die with this
+process); as multiprocessing asks, a script that ingests many events runs
+under ``if __name__ == "__main__":`` (or sets ``LEDGER_WORKERS=0``).
 """
 
 from __future__ import annotations
 
 import gc
 import hashlib
-import multiprocessing
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -40,10 +44,10 @@ import orjson
 from pydantic import ValidationError
 
 from ledger import events as vocabulary
+from ledger import workers as processes
 from ledger.events import EVENT_CLASSES
 from ledger.loading import IngestProblem, LoadError, find_files, load_file, parse_json_line, read_text
 from ledger.registry import registry_adapter, registry_kind
-from ledger.settings import available_cpus, configured_workers
 from ledger.store import LedgerStore, PreparedEvent, canonical_bytes
 
 # Fields (by kind) that name actors, questions and documents in the registries.
@@ -97,12 +101,6 @@ class IngestReport:
         }
 
 
-@dataclass
-class _Candidate:
-    file: str
-    data: dict[str, Any]
-
-
 def _field_path(loc: Sequence[Any], kind: str | None) -> str:
     parts = [str(part) for part in loc]
     if kind and parts and parts[0] == kind:
@@ -136,25 +134,26 @@ def _dig(data: dict[str, Any], path: Sequence[str]) -> Any:
 
 
 def reference_problems(
-    candidates: Sequence[_Candidate],
+    events: Sequence[tuple[str, dict[str, Any]]],
     registry: dict[str, set[str]],
     known_event_ids: Callable[[set[str]], set[str]],
 ) -> list[IngestProblem]:
-    """Actors, questions, documents and event ids that events name but nobody defined."""
-    batch_ids = {c.data["id"] for c in candidates}
+    """Actors, questions, documents and event ids that events (``(where, event)`` pairs) name but nobody defined.
+
+    Called only when the set checks of :class:`_Append` found something amiss: this walk names each problem's field.
+    """
+    batch_ids = {data["id"] for _, data in events}
     wanted_events: set[str] = set()
-    for c in candidates:
-        wanted_events.update(target for _, target in _links(c.data))
+    for _, data in events:
+        wanted_events.update(target for _, target in _links(data))
     existing = known_event_ids(wanted_events - batch_ids) | batch_ids
-    if wanted_events <= existing and _all_registered(candidates, registry):
-        return []  # the usual case: skip the walk that names each problem's field
     problems = []
-    for c in candidates:
-        data, event_id = c.data, c.data["id"]
+    for file, data in events:
+        event_id = data["id"]
 
         def missing(kind: str, value: Any, where: str) -> None:
             if value is not None and value not in registry.get(kind, set()):
-                problems.append(IngestProblem(c.file, event_id, where, f"unknown {kind} {value!r}: add it to {kind}s.yaml"))
+                problems.append(IngestProblem(file, event_id, where, f"unknown {kind} {value!r}: add it to {kind}s.yaml"))
 
         for i, actor in enumerate(data.get("actors", [])):
             missing("actor", actor, f"actors.{i}")
@@ -166,35 +165,10 @@ def reference_problems(
         missing("question", _dig(data, ("position", "question")), "position.question")
         for relation, target in _links(data):
             if target not in existing:
-                problems.append(IngestProblem(c.file, event_id, relation, f"unknown event {target!r}"))
+                problems.append(IngestProblem(file, event_id, relation, f"unknown event {target!r}"))
             elif target == event_id:
-                problems.append(IngestProblem(c.file, event_id, relation, "an event cannot link to itself"))
+                problems.append(IngestProblem(file, event_id, relation, "an event cannot link to itself"))
     return problems
-
-
-def _all_registered(candidates: Sequence[_Candidate], registry: dict[str, set[str]]) -> bool:
-    """True when every actor, document and question the events name is in the registry, and none links to itself."""
-    actors: set[str] = set()
-    documents: set[str] = set()
-    questions: set[str] = set()
-    for c in candidates:
-        data = c.data
-        actors.update(data.get("actors", ()))
-        actors.update(value for path in ACTOR_FIELDS.get(data["kind"], ()) if (value := _dig(data, path)) is not None)
-        for source in data.get("sources", ()):
-            documents.add(source.get("document"))
-            actors.add(source.get("speaker"))
-        if "position" in data:
-            questions.add(data["position"]["question"])
-        if any(target == data["id"] for _, target in _links(data)):
-            return False
-    actors.discard(None)
-    documents.discard(None)
-    return (
-        actors <= registry.get("actor", set())
-        and documents <= registry.get("document", set())
-        and questions <= registry.get("question", set())
-    )
 
 
 def _links(data: dict[str, Any]) -> list[tuple[str, str]]:
@@ -254,14 +228,16 @@ class CheckedChunk:
     problems: list[IngestProblem] = field(default_factory=list)
     read_error: str | None = None
     cpu_seconds: float = 0.0
+    whole_file: bool = False
+    """The chunk is a whole event file, read by the worker (counted as one event until then)."""
 
     def where(self, k: int) -> str:
         """The file (and index in it) of the ``k``-th valid event of the chunk."""
         return _where(self.name, self.whole, self.indexes[k])
 
-    def candidates(self) -> list[_Candidate]:
-        """The chunk's valid events as JSON-ready dicts again (only when problems must be named)."""
-        return [_Candidate(self.where(k), orjson.loads(canonical)) for k, canonical in enumerate(self.canonical)]
+    def events(self) -> list[tuple[str, dict[str, Any]]]:
+        """The chunk's valid events as (where, JSON-ready dict) again (only when problems must be named)."""
+        return [(self.where(k), orjson.loads(canonical)) for k, canonical in enumerate(self.canonical)]
 
 
 def _where(name: str, whole: int, index: int) -> str:
@@ -297,7 +273,7 @@ def _check_file(path: Path) -> CheckedChunk:
         chunk.read_error = str(error)
         return chunk
     items = content if isinstance(content, list) else [content]
-    chunk = CheckedChunk(name, 0, len(items), True)
+    chunk = CheckedChunk(name, 0, len(items), True, whole_file=True)
     _check_items(chunk, items)
     return chunk
 
@@ -330,7 +306,7 @@ def _check_items(chunk: CheckedChunk, items: Sequence[Any], texts: bool = False)
 
 
 def _gather(chunk: CheckedChunk, data: dict[str, Any], index: int) -> None:
-    """Add a valid, JSON-ready event to ``chunk``, with what it names (what :func:`_all_registered` looks at)."""
+    """Add a valid, JSON-ready event to ``chunk``, with what it names (what :class:`_Append` checks as sets)."""
     canonical = canonical_bytes(data)
     chunk.ids.append(data["id"])
     chunk.canonical.append(canonical)
@@ -348,32 +324,6 @@ def _gather(chunk: CheckedChunk, data: dict[str, Any], index: int) -> None:
         chunk.self_link = chunk.self_link or target == data["id"]
 
 
-def validate_items(
-    name: str,
-    items: Sequence[Any],
-    candidates: list[_Candidate],
-    problems: list[IngestProblem],
-    offset: int = 0,
-    whole: int | None = None,
-) -> None:
-    """Validate raw events from one file (or one in-memory batch), adding to ``candidates`` or ``problems``.
-
-    ``offset`` and ``whole`` place a chunk within its file, so problems name the event's index there.
-    """
-    whole = len(items) if whole is None else whole
-    for index, item in enumerate(items, start=offset):
-        where = _where(name, whole, index)
-        if not isinstance(item, dict):
-            problems.append(IngestProblem(where, None, None, "an event must be a mapping of fields"))
-            continue
-        try:
-            event = vocabulary.parse_event(item)
-        except ValidationError as error:
-            problems.extend(_validation_problems(where, item, error))
-            continue
-        candidates.append(_Candidate(where, event.model_dump(mode="json", exclude_none=True)))
-
-
 # --- the worker processes ----------------------------------------------------------------
 
 
@@ -384,19 +334,18 @@ def worker_count() -> int:
     chunks (its checks and appends take about a third of a worker's time per
     event), so on two cores two workers ingest faster than one.
     """
-    configured = configured_workers()
-    return max(1, available_cpus()) if configured is None else configured
+    return processes.worker_count()
 
 
 _pool: tuple[int, ProcessPoolExecutor] | None = None
 
 
-def start_workers(workers: int | None = None) -> int:
+def start_workers(count: int | None = None) -> int:
     """Start the validation processes now rather than on the first large ingest; return how many there are."""
-    workers = worker_count() if workers is None else workers
-    if workers > 0:
-        _executor(workers)
-    return workers
+    count = worker_count() if count is None else count
+    if count > 0:
+        _executor(count)
+    return count
 
 
 def stop_workers() -> None:
@@ -407,26 +356,27 @@ def stop_workers() -> None:
         _pool = None
 
 
-def _executor(workers: int) -> ProcessPoolExecutor:
+def _executor(count: int) -> ProcessPoolExecutor:
     global _pool
-    if _pool is not None and _pool[0] != workers:
+    if _pool is not None and _pool[0] != count:
         stop_workers()
     if _pool is None:
-        # forkserver (spawn where there is none): a worker never inherits an open database or a thread.
-        methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-        if context.get_start_method() == "forkserver":
-            context.set_forkserver_preload(["ledger.ingest"])
-        executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_prepare_worker)
-        for ready in [executor.submit(_prepare_worker) for _ in range(workers)]:
+        context = processes.context(preload=["ledger.ingest"])
+        executor = ProcessPoolExecutor(count, mp_context=context, initializer=_prepare_worker)
+        for ready in [executor.submit(_ready) for _ in range(count)]:
             ready.result()  # start every process now, so the first chunks are not held up by the others
-        _pool = (workers, executor)
+        _pool = (count, executor)
     return _pool[1]
 
 
 def _prepare_worker() -> None:
+    processes.die_with_parent()
     vocabulary.event_adapter  # noqa: B018  (builds the validator once, before the first chunk)
     gc.freeze()  # the modules and the validator are never garbage: keep full collections from walking them
+
+
+def _ready() -> int:
+    return os.getpid()
 
 
 def _checked(tasks: Iterable[ChunkTask], workers: int, ahead: int = 0) -> Iterator[list[CheckedChunk]]:
@@ -540,8 +490,8 @@ class _Append:
         outside = self.targets - self.first.keys()
         references: list[IngestProblem] = []
         if self.name_references or not outside <= known(outside):
-            candidates = [c for chunk in self.chunks for c in chunk.candidates()]
-            references = reference_problems(candidates, self.registry, known)
+            events = [found for chunk in self.chunks for found in chunk.events()]
+            references = reference_problems(events, self.registry, known)
         return [*self.validation, *self.duplicates, *references, *self.changed]
 
     def _known_event_ids(self, ids: set[str]) -> set[str]:
@@ -619,67 +569,36 @@ def ingest_paths(
     ``workers`` overrides ``LEDGER_WORKERS`` (0: validate in this process).
     """
     files, found_problems = find_files(paths)
-    placed: list[tuple[int, IngestProblem]] = [(-1, p) for p in found_problems]  # file-level problems, by file order
-    registry_entries: list[tuple[str, str, dict]] = []
+    run = _Run(store, [(-1, p) for p in found_problems])  # file-level problems, by file order
     tasks: list[ChunkTask] = []
-    order: dict[str, int] = {}
     unread: list[str] = []
-    total = 0
     for number, path in enumerate(files):
         name = str(path)
-        order[name] = number
+        run.order[name] = number
         kind = registry_kind(path.name)
         if kind or path.suffix == ".jsonl":
             try:
                 content = load_file(path) if kind else read_text(path)
             except LoadError as error:
-                placed.append((number, IngestProblem(name, None, None, f"cannot read the file: {error}")))
+                run.placed.append((number, IngestProblem(name, None, None, f"cannot read the file: {error}")))
                 continue
             if kind:
                 registry_problems: list[IngestProblem] = []
-                registry_entries.extend(validate_registry(name, kind, content, registry_problems))
-                placed.extend((number, p) for p in registry_problems)
+                run.registry_entries.extend(validate_registry(name, kind, content, registry_problems))
+                run.placed.extend((number, p) for p in registry_problems)
             else:
                 lines = [line for line in content.splitlines() if line.strip()]
                 tasks.extend(_chunks(name, lines, "lines"))
-                total += len(lines)
+                run.total += len(lines)
         else:
             unread.append(name)
             if len(unread) == FILES_PER_TASK:
                 tasks.append(ChunkTask("files", "", unread))
                 unread = []
-            total += 1  # corrected when the file has been read
+            run.total += 1  # corrected when the file has been read
     if unread:
         tasks.append(ChunkTask("files", "", unread))
-
-    report = IngestReport(files=len(files), registry_entries=len(registry_entries))
-    append = _Append(store, _registry_with(store, registry_entries))
-    read_by_task = {name for task in tasks if task.kind == "files" for name in task.payload}
-    done = 0
-    held: list[CheckedChunk] = []  # the chunks of a JSON Lines file read so far: added once all of it parsed
-    for found in _waited(_checked(tasks, _workers_for(total, workers)), report):
-        for chunk in found:
-            if chunk.name in read_by_task:
-                total += chunk.count - 1
-            held.append(chunk)
-            if not chunk.last:
-                continue
-            errors = [c.read_error for c in held if c.read_error is not None]
-            if errors:
-                placed.append((order[chunk.name], IngestProblem(chunk.name, None, None, f"cannot read the file: {errors[0]}")))
-            else:
-                for piece in held:
-                    append.add(piece)
-            held = []
-        done += sum(chunk.count for chunk in found)
-        if progress:
-            progress(done, total)
-    placed.sort(key=lambda item: item[0])
-    problems = [problem for _, problem in placed] + append.problems()
-    if problems:
-        raise IngestError(problems)
-    append.commit(report, registry_entries)
-    return report
+    return run.all_at_once(tasks, _workers_for(run.total, workers), IngestReport(files=len(files)), progress)
 
 
 def ingest_dicts(
@@ -693,42 +612,14 @@ def ingest_dicts(
 
     The same checks and the same all-or-nothing append as :func:`ingest_paths`.
     """
-    problems: list[IngestProblem] = []
-    entries: list[tuple[str, str, dict]] = []
+    run = _Run(store)
     for kind, content in (registry or {}).items():
-        entries.extend(validate_registry(f"{name}:{kind}s", kind, list(content), problems))
+        problems: list[IngestProblem] = []
+        run.registry_entries.extend(validate_registry(f"{name}:{kind}s", kind, list(content), problems))
+        run.placed.extend((-1, problem) for problem in problems)
     events = list(events)
-    report = IngestReport(registry_entries=len(entries))
-    append = _Append(store, _registry_with(store, entries))
-    for found in _waited(_checked(_chunks(name, events), _workers_for(len(events), workers)), report):
-        for chunk in found:
-            append.add(chunk)
-    problems.extend(append.problems())
-    if problems:
-        raise IngestError(problems)
-    append.commit(report, entries)
-    return report
-
-
-def ingest_events(
-    store: LedgerStore,
-    candidates: Sequence[_Candidate],
-    registry_entries: Sequence[tuple[str, str, dict]] = (),
-    problems: Sequence[IngestProblem] = (),
-    file_count: int = 0,
-) -> IngestReport:
-    """Check events validated by :func:`validate_items` against each other and the store, then append the new ones."""
-    append = _Append(store, _registry_with(store, registry_entries))
-    for c in candidates:
-        chunk = CheckedChunk(c.file, 0, 1, True)
-        _gather(chunk, c.data, 0)
-        append.add(chunk)
-    found = [*problems, *append.problems()]
-    if found:
-        raise IngestError(found)
-    report = IngestReport(files=file_count, registry_entries=len(registry_entries))
-    append.commit(report, registry_entries)
-    return report
+    run.total = len(events)
+    return run.all_at_once(_chunks(name, events), _workers_for(len(events), workers), IngestReport())
 
 
 def ingest_stream(
@@ -752,9 +643,7 @@ def ingest_stream(
     """
     stream = iter(events)
     head = list(islice(stream, POOL_THRESHOLD + 1))
-    workers = _workers_for(len(head), workers)
-    report = IngestReport()
-    registry = store.registry_ids()
+    count = _workers_for(len(head), workers)
 
     def tasks() -> Iterator[ChunkTask]:
         everything, start = chain(head, stream), 0
@@ -764,18 +653,75 @@ def ingest_stream(
                 yield ChunkTask("json", name, piece, start + offset, -1, last=offset + CHUNK_EVENTS >= len(items))
             start += len(items)
 
-    append = _Append(store, registry)
-    ahead = batch // CHUNK_EVENTS + 4 * workers  # a whole batch, so the workers never wait for an append
-    for found in _waited(_checked(tasks(), workers, ahead), report):
-        for chunk in found:
+    ahead = batch // CHUNK_EVENTS + 4 * count  # a whole batch, so the workers never wait for an append
+    return _Run(store).batch_by_batch(tasks(), count, ahead, on_batch)
+
+
+class _Run:
+    """The one pipeline every ingest goes through: tasks validated (here or by workers), checked, appended.
+
+    :func:`ingest_paths`, :func:`ingest_dicts` and :func:`ingest_stream` only
+    turn their input into :class:`ChunkTask` s (and registry entries), then
+    :meth:`all_at_once` appends everything in one transaction, or
+    :meth:`batch_by_batch` appends each batch (a task marked ``last``) as it is checked.
+    """
+
+    def __init__(self, store: LedgerStore, placed: list[tuple[int, IngestProblem]] | None = None) -> None:
+        self.store = store
+        self.placed = placed or []  # problems found before validation, with the number of their file (for order)
+        self.order: dict[str, int] = {}  # file name -> number, so problems come out in file order
+        self.registry_entries: list[tuple[str, str, dict]] = []
+        self.total = 0
+
+    def all_at_once(self, tasks: Iterable[ChunkTask], count: int, report: IngestReport, progress: Progress | None = None) -> IngestReport:
+        report.registry_entries = len(self.registry_entries)
+        append = _Append(self.store, _registry_with(self.store, self.registry_entries))
+        held: list[CheckedChunk] = []  # the chunks of a file read so far: added once all of it parsed
+        done = 0
+        for found in _waited(_checked(tasks, count), report):
+            for chunk in found:
+                if chunk.whole_file:
+                    self.total += chunk.count - 1
+                held.append(chunk)
+                if chunk.last:
+                    self._add_file(append, held)
+                    held = []
+            done += sum(chunk.count for chunk in found)
+            if progress:
+                progress(done, self.total)
+        self.placed.sort(key=lambda item: item[0])
+        problems = [problem for _, problem in self.placed] + append.problems()
+        if problems:
+            raise IngestError(problems)
+        append.commit(report, self.registry_entries)
+        return report
+
+    def batch_by_batch(
+        self, tasks: Iterable[ChunkTask], count: int, ahead: int, on_batch: Callable[[IngestReport], None] | None
+    ) -> IngestReport:
+        report = IngestReport()
+        registry = self.store.registry_ids()
+        append = _Append(self.store, registry)
+        for found in _waited(_checked(tasks, count, ahead), report):
+            for chunk in found:
+                append.add(chunk)
+                if not chunk.last:
+                    continue
+                problems = append.problems()
+                if problems:
+                    raise IngestError(problems, report)
+                append.commit(report)
+                if on_batch:
+                    on_batch(report)
+                append = _Append(self.store, registry)
+        return report
+
+    def _add_file(self, append: _Append, held: list[CheckedChunk]) -> None:
+        """Check a whole file's chunks, or place its read error (one bad line spoils a JSON Lines file)."""
+        errors = [chunk.read_error for chunk in held if chunk.read_error is not None]
+        if errors:
+            name = held[-1].name
+            self.placed.append((self.order.get(name, 0), IngestProblem(name, None, None, f"cannot read the file: {errors[0]}")))
+            return
+        for chunk in held:
             append.add(chunk)
-            if not chunk.last:
-                continue
-            problems = append.problems()
-            if problems:
-                raise IngestError(problems, report)
-            append.commit(report)
-            if on_batch:
-                on_batch(report)
-            append = _Append(store, registry)
-    return report

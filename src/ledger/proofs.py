@@ -52,10 +52,15 @@ SIGNING_CONTEXT = b"ledger checkpoint v1\n"
 PUBLIC_SUFFIX = ".pub"
 HEX_HASH = re.compile(r"[0-9a-f]{64}")
 KEY_ID = re.compile(r"[0-9a-f]{16}")
+MAX_FILE = 16_000_000
+"""Bytes a checkpoint or proof file may have: a proof holds one event and a few dozen hashes."""
 
 
-class ProofError(Exception):
-    """A checkpoint, proof or key file that cannot be used (unreadable, malformed, not a ledger file): exit 2."""
+class ProofError(StoreError):
+    """A checkpoint, proof or key file that cannot be used (unreadable, malformed, not a ledger file): exit 2.
+
+    A :class:`StoreError`, so every command turns it into one line (``replay --recorded-before CHECKPOINT`` too).
+    """
 
 
 # --- keys ----------------------------------------------------------------------------------
@@ -162,11 +167,19 @@ def dump_document(document: dict[str, Any]) -> bytes:
 
 def load_document(path: str | os.PathLike[str], what: str) -> dict[str, Any]:
     """A checkpoint or proof file, refused unless its bytes are exactly :func:`dump_document` of its content."""
+    return parse_document(read_bounded(path, what), f"{path}", what)
+
+
+def read_bounded(path: str | os.PathLike[str], what: str) -> bytes:
+    """A file's bytes, refused past :data:`MAX_FILE` (no checkpoint or proof comes near it)."""
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE + 1)
     except OSError as error:
         raise ProofError(f"cannot read {what} {path}: {error.strerror}") from None
-    return parse_document(data, f"{path}", what)
+    if len(data) > MAX_FILE:
+        raise ProofError(f"{path} is larger than any {what} ledger writes ({MAX_FILE // 1_000_000} MB)")
+    return data
 
 
 def parse_document(data: bytes, name: str, what: str) -> dict[str, Any]:
@@ -500,17 +513,26 @@ def recorded_before(store: LedgerStore, path: str | os.PathLike[str], pinned_key
 PROOF_FIELDS = {"format", "entry", "leaf_index", "audit_path", "checkpoint"}
 
 
-def prove(store: LedgerStore, event_id: str, private_key_path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+def prove(
+    store: LedgerStore,
+    event_id: str,
+    private_key_path: str | os.PathLike[str] | None = None,
+    checkpoint_path: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
     """An inclusion proof of a recorded event: its leaf input, leaf index and audit path to a signed checkpoint.
 
-    With a key, the checkpoint is a new one of the log as it is now (kept in the
-    store like any other); without, the newest checkpoint in the store that
-    covers the event and is signed.
+    The checkpoint is the one in ``checkpoint_path`` (e.g. a published one), or
+    with a key a new one of the log as it is now (kept in the store like any
+    other), or else the newest signed checkpoint in the store that covers the event.
     """
     index = store.leaf_of(event_id)
     if index is None:
         raise ProofError(f"no event {event_id!r} in the ledger")
-    if private_key_path is not None:
+    if checkpoint_path is not None:
+        checkpoint = read_checkpoint(checkpoint_path)
+        if checkpoint.size <= index:
+            raise ProofError(f"checkpoint {checkpoint_path} covers {checkpoint.size} entries; {event_id!r} is entry {index + 1}")
+    elif private_key_path is not None:
         checkpoint = make_checkpoint(store, private_key_path)
     else:
         covering = [c for c in map(_stored_checkpoint, store.checkpoints()) if c.size > index and c.signature is not None]
@@ -519,11 +541,15 @@ def prove(store: LedgerStore, event_id: str, private_key_path: str | os.PathLike
         checkpoint = max(covering, key=lambda c: c.size)
     leaves = store.leaf_hashes(checkpoint.size)
     if merkle.root(leaves) != checkpoint.root:
-        raise ProofError(f"the ledger no longer matches its own checkpoint of size {checkpoint.size}: run ledger verify")
-    entry = json.loads(store.leaf_input(index))
+        raise ProofError(
+            f"the ledger does not match the checkpoint of {checkpoint.size} entries made at {checkpoint.time}: run ledger verify"
+        )
+    leaf_input = store.leaf_input(index)
+    if merkle.leaf_hash(leaf_input) != leaves[index]:
+        raise ProofError(f"{event_id!r} as stored no longer matches its leaf in the log: run ledger verify")
     return {
         "format": PROOF_FORMAT,
-        "entry": entry,
+        "entry": json.loads(leaf_input),
         "leaf_index": index,
         "audit_path": [node.hex() for node in merkle.inclusion_proof(leaves, index, checkpoint.size)],
         "checkpoint": checkpoint.document(),
@@ -555,11 +581,7 @@ class ProofCheck:
 def verify_proof(path: str | os.PathLike[str], pinned_key_path: str | os.PathLike[str] | None = None) -> ProofCheck:
     """Check an inclusion proof file with no database: its layout, the checkpoint's signature, and the audit path to the root."""
     pinned = load_public_key(pinned_key_path) if pinned_key_path is not None else None
-    try:
-        data = Path(path).read_bytes()
-    except OSError as error:
-        raise ProofError(f"cannot read proof {path}: {error.strerror}") from None
-    return verify_proof_bytes(data, pinned, f"proof {path}")
+    return verify_proof_bytes(read_bounded(path, "proof"), pinned, f"proof {path}")
 
 
 def verify_proof_bytes(data: bytes, pinned: bytes | None = None, name: str = "the proof") -> ProofCheck:
@@ -603,7 +625,6 @@ def write_file(path: str | os.PathLike[str], data: bytes) -> None:
 __all__ = [
     "Checkpoint",
     "ProofError",
-    "StoreError",
     "check_checkpoints",
     "generate_key",
     "make_checkpoint",

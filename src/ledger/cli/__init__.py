@@ -21,7 +21,7 @@ COMMANDS = {
     "ingest": "core", "log": "core", "show": "core", "verify": "core", "schema": "core",
     "replay": "timetravel", "audit": "timetravel", "diff": "timetravel", "timeline": "timetravel",
     "project": "readmodel", "migrate": "readmodel", "serve": "readmodel",
-    "bench": "bench", "copy": "copy",
+    "copy": "copy",
     "keygen": "proof", "checkpoint": "proof", "prove": "proof", "verify-proof": "proof",
     "chart": "chart",
 }  # fmt: skip

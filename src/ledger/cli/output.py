@@ -14,15 +14,33 @@ from click.core import ParameterSource
 from rich.console import Console
 from rich.table import Table
 
+from ledger import settings
+
 if TYPE_CHECKING:
     from ledger.api import Ledger
 
 FORMATS = ("table", "json", "markdown")
 
+
+class SettingOption(click.Option):
+    """An option that, when not given, takes its value from :mod:`ledger.settings` (the one reader of the environment)."""
+
+    def __init__(self, *args: Any, setting: Callable[[], str | None], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.setting = setting
+
+    def consume_value(self, ctx: click.Context, opts: Any) -> tuple[Any, Any]:
+        value, source = super().consume_value(ctx, opts)
+        if source == click.core.ParameterSource.DEFAULT:
+            value = self.setting() or value
+        return value, source
+
+
 db_option = click.option(
     "--db",
-    envvar="LEDGER_DB",
-    default="ledger.db",
+    cls=SettingOption,
+    setting=settings.ledger_db,
+    default=settings.DEFAULT_DB,
     show_default=True,
     help="The ledger database (SQLite file). Also set by LEDGER_DB.",
 )
@@ -30,7 +48,8 @@ db_option = click.option(
 
 view_option = click.option(
     "--view",
-    envvar="LEDGER_VIEW_DB",
+    cls=SettingOption,
+    setting=settings.view_db,
     help="The read model (SQLite file). Also set by LEDGER_VIEW_DB. Default: beside the store, ledger.db → ledger.view.db.",
 )
 
@@ -49,7 +68,7 @@ def open_ledger(db: str, view: str | None = None, *, create: bool = False) -> Le
     if create or ledger_exists(db):
         return Ledger(db, view=view, create=create)
     source = click.get_current_context().get_parameter_source("db")
-    if source is not ParameterSource.DEFAULT or not BUNDLED_EVENTS.is_dir():
+    if source is not ParameterSource.DEFAULT or db != settings.DEFAULT_DB or not BUNDLED_EVENTS.is_dir():
         raise UserError(str(NoLedger(db)))
     from ledger.ingest import IngestError
 

@@ -67,21 +67,26 @@ def checkpoint(output: str, key: str | None, db: str, fmt: str) -> None:
 @click.option(
     "--key", type=key_file, help="Sign a new checkpoint with this private key (default: the newest signed one covering the event)."
 )
+@click.option(
+    "--checkpoint", "checkpoint_file", type=click.Path(exists=True, dir_okay=False), help="Prove against this checkpoint file instead."
+)
 @db_option
 @format_option()
 @user_errors(proofs.ProofError)
-def prove(event_id: str, output: str, key: str | None, db: str, fmt: str) -> None:
+def prove(event_id: str, output: str, key: str | None, checkpoint_file: str | None, db: str, fmt: str) -> None:
     """Write an inclusion proof that EVENT_ID is in the ledger, checkable with no database.
 
     The proof holds the event as recorded (with its position and time), its
-    leaf in the Merkle log, the audit path and the signed checkpoint it leads to.
+    leaf in the Merkle log, the audit path and the signed checkpoint it leads to:
+    the one given with --checkpoint (a published one), a new one signed with
+    --key, or else the newest signed checkpoint the store keeps that covers it.
 
     \b
     Example:
       ledger prove biden-agrees-counter-fire-shift -o proof.json
     """
     with open_store(db, create=False) as store:
-        document = proofs.prove(store, event_id, key)
+        document = proofs.prove(store, event_id, key, checkpoint_file)
     proofs.write_file(output, proofs.dump_document(document))
     if fmt == "json":
         emit_json(document)

@@ -20,14 +20,13 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from itertools import groupby
 from typing import Any
 
 from ledger.dates import OPEN_START
 from ledger.projections.base import EntityKey, Projection
 from ledger.projections.fold import EMPTY, Folded, Unit, apply_unit, build_units, fold, pending_units, render
 from ledger.projections.state import PROJECTIONS, entity_of
-from ledger.projections.visibility import AmendmentCache, amend, resolve
+from ledger.projections.visibility import AmendmentCache, amend, known_resolved, public_day
 
 
 @dataclass(frozen=True)
@@ -238,19 +237,35 @@ def history(entity_events: Iterable[dict[str, Any]], entity: EntityKey | tuple[s
     events = sorted(entity_events, key=lambda data: (data["reported"], data["id"]))
     plain = plain_events(events)
     sweep, book = ValidSweep(projection, entity.key), RowBook()
-    seen: list[dict[str, Any]] = []
     cache: AmendmentCache = {}
-    for reported, batch in groupby(events, key=lambda data: data["reported"]):
-        batch = list(batch)  # type: ignore[assignment]  # the group, taken whole
-        seen.extend(batch)
+    for reported, batch, reaches_back in known_slices(events, ""):
         before = sweep.segments
-        if all(data["id"] in plain for data in batch):
+        if batch and not reaches_back and all(data["id"] in plain for data in batch):
             first = sweep.add([Unit((projection.account(data),)) for data in batch if projection.key(data) == entity.key])
         else:
-            first = sweep.replace(build_units(projection, resolve(seen, cache)).get(entity.key, []))
+            units = build_units(projection, known_resolved(events, date.fromisoformat(reported), cache))
+            first = sweep.replace(units.get(entity.key, []))
         if first is not None:
             book.advance(before, sweep.segments, first, date.fromisoformat(reported))
     return book.versions(entity)
+
+
+def known_slices(events: list[dict[str, Any]], after: str) -> list[tuple[str, list[dict[str, Any]], bool]]:
+    """The known-time slices after ``after``: each reported day, the events reported on it, and whether it reaches back.
+
+    A day an amendment says an event was public on is a slice of its own (with
+    no events of that day, perhaps) that *reaches back*: an event recorded as
+    reported later becomes known from it.
+    """
+    by_day: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    back: set[str] = set()
+    for data in events:
+        if data["reported"] > after:
+            by_day[data["reported"]].append(data)
+        if data["kind"] == "correction" and (day := public_day(data)) is not None and day > after:
+            by_day.setdefault(day, [])
+            back.add(day)
+    return [(day, found, day in back) for day, found in sorted(by_day.items())]
 
 
 def group_by_entity(events: Iterable[dict[str, Any]]) -> dict[EntityKey, list[dict[str, Any]]]:

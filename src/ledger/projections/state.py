@@ -16,7 +16,7 @@ from ledger.projections.fold import Unit, build_units, state_of_units
 from ledger.projections.positions import POSITIONS
 from ledger.projections.restrictions import RESTRICTIONS
 from ledger.projections.territory import TERRITORY
-from ledger.projections.visibility import alternative_groups, resolve, visible_events
+from ledger.projections.visibility import alternative_groups, known_resolved
 
 PROJECTIONS: dict[str, Projection] = {p.name: p for p in (RESTRICTIONS, AID_PACKAGES, POSITIONS, TERRITORY)}
 """The projections by the name of their list in a replay."""
@@ -43,7 +43,7 @@ def state_at(
     "territory": [...]}`` (or only the lists named in ``only``), each sorted by
     id. Entities with no event applying by ``as_of`` are absent.
     """
-    resolved = resolve(visible_events(events, known_at))
+    resolved = known_resolved(events, known_at)
     groups = alternative_groups(resolved)
     result: dict[str, list[dict[str, Any]]] = {}
     for name in only or PROJECTIONS:
@@ -56,7 +56,7 @@ def state_at(
 def entity_units(events: Iterable[dict[str, Any]], entity: EntityKey, known_at: date | None = None) -> list[Unit]:
     """The entity's units in fold order, as known at ``known_at``."""
     projection = PROJECTIONS[entity.projection]
-    return build_units(projection, resolve(visible_events(events, known_at))).get(entity.key, [])
+    return build_units(projection, known_resolved(events, known_at)).get(entity.key, [])
 
 
 def entity_state(

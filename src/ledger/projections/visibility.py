@@ -44,6 +44,34 @@ def visible_events(events: Iterable[dict[str, Any]], known_at: date | None) -> l
     return [data for data in events if data["reported"] <= cutoff]
 
 
+def known_resolved(events: Iterable[dict[str, Any]], known_at: date | None, cache: AmendmentCache | None = None) -> dict[str, Resolved]:
+    """The events as known at ``known_at``, corrected (see :func:`resolve`).
+
+    An event counts from its recorded ``reported`` day, and from the day a
+    visible amendment says it was public (the record's fix of when it became
+    public), whichever is earlier.
+    """
+    events = list(events)
+    if known_at is None:
+        return resolve(events, cache)
+    cutoff = known_at.isoformat()
+    visible = [data for data in events if data["reported"] <= cutoff]
+    earlier = {data["corrects"] for data in visible if data["kind"] == "correction" and (public_day(data) or "~") <= cutoff}
+    extra = [data for data in events if data["reported"] > cutoff and data["id"] in earlier]
+    if not extra:
+        return resolve(visible, cache)
+    resolved = resolve(visible + extra, cache)
+    late = {data["id"] for data in extra}
+    return {key: item for key, item in resolved.items() if key not in late or item.data["reported"] <= cutoff}
+
+
+def public_day(correction: dict[str, Any]) -> str | None:
+    """The ``reported`` day an amendment gives the event it corrects, if it gives one."""
+    amended = correction.get("amended") or {}
+    day = amended.get("reported") if isinstance(amended, dict) else None
+    return str(day) if day is not None else None
+
+
 def amend(data: dict[str, Any], amended: dict[str, Any]) -> dict[str, Any] | None:
     """The event as the amendment says it should read, or None if that is not a valid event."""
     from pydantic import ValidationError

@@ -16,23 +16,22 @@ budget of events held, so memory stays bounded on large ledgers.
 
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from itertools import groupby
 from typing import Any
 
+from ledger import settings
 from ledger.dates import OPEN_START
 from ledger.projections.base import EntityKey
 from ledger.projections.fold import Unit, build_units
-from ledger.projections.history import RowBook, ValidSweep, Version
+from ledger.projections.history import RowBook, ValidSweep, Version, known_slices
 from ledger.projections.state import PROJECTIONS
-from ledger.projections.visibility import AmendmentCache, resolve
+from ledger.projections.visibility import AmendmentCache, known_resolved, public_day, resolve
 from ledger.readmodel.rows import json_text
 
-DEFAULT_BUDGET = int(os.environ.get("LEDGER_HISTORY_BUDGET_MB", "300")) * 1024
+DEFAULT_BUDGET = settings.history_budget_mb() * 1024
 """KB of kept histories (see :attr:`EntityHistory.size`) before the least recently used are forgotten.
 
 A history that was forgotten is recomputed from all its events the next time
@@ -111,8 +110,11 @@ class EntityHistory:
         return 5 * len(self.seen) + len(self.sweep.prefix) + 2 * len(self.sweep.segments) + refs // 128
 
     def accepts(self, events: Iterable[dict[str, Any]]) -> bool:
-        """True when every event was reported after everything seen so far (the sweep can go on)."""
-        return all(data["reported"] > self.last_reported for data in events)
+        """True when every event was reported after everything seen so far (the sweep can go on).
+
+        Not when an amendment says when an event was public: that may reach back.
+        """
+        return all(data["reported"] > self.last_reported and not public_day(data) for data in events)
 
     def add(self, events: Iterable[dict[str, Any]]) -> HistoryDelta:
         """Extend the history with events reported after everything seen (see :meth:`accepts`); return what changed."""
@@ -121,14 +123,15 @@ class EntityHistory:
         for data in events:
             self._track(data)
         key, projection = self.entity.key, self.projection
-        for reported, slice_ in groupby(events, key=lambda data: data["reported"]):
-            slice_ = list(slice_)  # type: ignore[assignment]  # the group, taken whole
+        everything = [*self.seen, *events]
+        for reported, slice_, reaches_back in known_slices(events, seen_until):
             self.seen.extend(slice_)
             before = self.sweep.segments
-            if not any(data["id"] in self.linked for data in slice_):
+            if slice_ and not reaches_back and not any(data["id"] in self.linked for data in slice_):
                 first = self.sweep.add([Unit((projection.account(data),)) for data in slice_ if projection.key(data) == key])
             else:
-                first = self.sweep.replace(build_units(projection, resolve(self.seen, self.cache)).get(key, []))
+                units = build_units(projection, known_resolved(everything, date.fromisoformat(reported), self.cache))
+                first = self.sweep.replace(units.get(key, []))
             if first is not None:
                 self.book.advance(before, self.sweep.segments, first, date.fromisoformat(reported))
             self.last_reported = reported

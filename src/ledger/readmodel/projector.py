@@ -27,7 +27,9 @@ append, and ``ledger project`` runs it by hand.
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import glob
 import os
 import sqlite3
 import time
@@ -35,6 +37,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
+from pathlib import Path
 from typing import Any
 
 from ledger.projections.base import EntityKey
@@ -202,11 +205,40 @@ class Projector:
         return self.store.head().position
 
     def rebuild(self, progress: Progress | None = None) -> ProjectionReport:
-        """Empty the read model and fill it from the whole store, entity by entity (:mod:`ledger.readmodel.rebuild`).
+        """Fill a read model from the whole store, entity by entity (:mod:`ledger.readmodel.rebuild`).
 
-        Gives the tables that applying every append batch one by one gives. The
-        tracking row is written last, in its own transaction: a rebuild stopped
-        before it leaves position 0, which the next run rebuilds again.
+        Gives the tables that applying every append batch one by one gives. A
+        read model that already answers keeps answering until the new one is
+        complete: the new one is built in a file beside it (:func:`rebuild_path`)
+        and renamed over it at the end, so a rebuild that is stopped, however,
+        leaves the previous read model as it was. One that answers nothing yet
+        (new, or left empty by an earlier version's rebuild) is filled in place.
+        """
+        if self.view_path in ("", ":memory:") or not self.tracking().position:
+            return self.rebuild_here(progress)
+        remove_stale_rebuilds(self.view_path)
+        building = rebuild_path(self.view_path)
+        try:
+            with Projector(self.store_path, building, self.histories.budget) as fresh:
+                report = fresh.rebuild_here(progress)
+                fresh.view.execute("PRAGMA journal_mode=DELETE")  # one self-contained file to rename: no WAL beside it
+            self.view.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the old file's WAL is empty, so the new file never meets it
+            self.view.close()
+            os.replace(building, self.view_path)
+        finally:
+            for leftover in (building, f"{building}-wal", f"{building}-shm", f"{building}-journal"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(leftover)
+        self.view = connect(self.view_path)
+        self.histories.clear()
+        report.view, report.migrations, self.migrations = self.view_path, list(self.migrations), []
+        return report
+
+    def rebuild_here(self, progress: Progress | None = None) -> ProjectionReport:
+        """Empty this read model and fill it from the whole store (see :meth:`rebuild`).
+
+        The tracking row is written last, in its own transaction: a rebuild
+        stopped before it leaves position 0, which the next run rebuilds again.
         """
         started = time.perf_counter()
         report = ProjectionReport(self.view_path, migrations=list(self.migrations), rebuilt=True)
@@ -456,6 +488,31 @@ class Projector:
     def events_at(self, positions: Iterable[int]) -> dict[int, dict[str, Any]]:
         """Events read from the store by position."""
         return self.store.events_at(positions)
+
+
+def rebuild_path(view_path: str) -> str:
+    """Where a rebuild of the read model at ``view_path`` is built before it replaces it: beside it, named by this process."""
+    return f"{view_path}.rebuild-{os.getpid()}"
+
+
+def remove_stale_rebuilds(view_path: str) -> None:
+    """Remove what rebuilds that were stopped left beside the read model (their process is gone)."""
+    folder, name = os.path.split(os.path.abspath(view_path))
+    for leftover in Path(folder).glob(f"{glob.escape(name)}.rebuild-*"):
+        pid = leftover.name[len(name) + len(".rebuild-") :].split("-")[0]  # {name}.rebuild-{pid}, maybe with -wal, -shm...
+        if pid.isdigit() and not process_alive(int(pid)):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def chunks(items: list[Any], size: int = CHUNK) -> Iterator[list[Any]]:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ledger import settings
+
 if TYPE_CHECKING:
     import sqlite_utils
 
@@ -48,7 +50,7 @@ def view_path_for(db: str | os.PathLike[str], view: str | os.PathLike[str] | Non
     """The read model to use: ``view`` if given, else ``LEDGER_VIEW_DB``, else the file beside ``db``."""
     if view:
         return os.fspath(view)
-    return os.environ.get("LEDGER_VIEW_DB") or default_view_path(db)
+    return settings.view_db() or default_view_path(db)
 
 
 def load_migrations(folder: str | os.PathLike[str] | None = None) -> sqlite_utils.Migrations:

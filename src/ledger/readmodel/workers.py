@@ -10,8 +10,8 @@ connection of its own and sends back the rows as tuples
 its own: only this process writes to the read model, and the rows are the same
 whoever computed them.
 
-The workers start with ``forkserver`` (``spawn`` where there is none), so
-they inherit no open database. A worker that fails or dies stops the pool:
+The workers start as every worker does (:mod:`ledger.workers`): with
+``forkserver``, inheriting no open database, and dying with this process. A worker that fails or dies stops the pool:
 this process computes the groups it had again itself, so an error surfaces as
 it would without workers.
 """
@@ -19,11 +19,11 @@ it would without workers.
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import queue
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ledger import workers
 from ledger.readmodel.rebuild import Group, GroupRows
 
 AHEAD = 2  # groups handed to a worker and not yet written back
@@ -35,10 +35,7 @@ def worker_count() -> int:
 
     One fewer, not one per CPU as ``ingest``: here this process computes groups too, besides writing every row.
     """
-    from ledger.settings import available_cpus, configured_workers
-
-    configured = configured_workers()
-    return max(0, available_cpus() - 1) if configured is None else configured
+    return workers.worker_count(spare=1)
 
 
 def replay_worker(number: int, tasks: Any, results: Any) -> None:
@@ -46,6 +43,7 @@ def replay_worker(number: int, tasks: Any, results: Any) -> None:
     from ledger.readmodel.rebuild import replay_group
     from ledger.store import open_reader
 
+    workers.die_with_parent()
     gc.freeze()  # what the worker imported stays out of collections; each group's own garbage is collected
     setup = tasks.get()
     if setup is None:
@@ -67,16 +65,13 @@ def replay_worker(number: int, tasks: Any, results: Any) -> None:
 
 
 class ReplayPool:
-    """``workers`` processes computing groups' rows from the store at ``store_path`` (a location :func:`ledger.store.open_reader` opens)."""
+    """``count`` processes computing groups' rows from the store at ``store_path`` (a location :func:`ledger.store.open_reader` opens)."""
 
-    def __init__(self, store_path: str, workers: int) -> None:
-        methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-        if context.get_start_method() == "forkserver":
-            context.set_forkserver_preload(["ledger.readmodel.rebuild"])
+    def __init__(self, store_path: str, count: int) -> None:
+        context = workers.context(preload=["ledger.readmodel.rebuild"])
         self.store_path = store_path
         self.results = context.Queue()
-        self.tasks = [context.Queue() for _ in range(workers)]
+        self.tasks = [context.Queue() for _ in range(count)]
         self.processes = [
             context.Process(  # type: ignore[attr-defined]  # a spawn/fork context has Process
                 target=replay_worker, args=(number, tasks, self.results), daemon=True, name=f"ledger-rebuild-{number}"

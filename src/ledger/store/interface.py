@@ -52,7 +52,8 @@ whose canonical bytes were hashed.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Iterator, Sequence
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -236,23 +237,23 @@ class StoreReader(abc.ABC):
     # from 0 and the log's size is its number of leaves. A backend keeps the leaf hashes (32 bytes, RFC 9162
     # leaf hashes of the leaf inputs) and writes them in the append's own transaction: the registry
     # entries that are new or changed first, then the events in position order. Leaves and checkpoints
-    # are never updated or deleted. Every backend implements these; the defaults here refuse.
+    # are never updated or deleted.
 
+    @abc.abstractmethod
     def log_size(self) -> int:
         """How many leaves the log has."""
-        raise StoreError(f"{type(self).__name__} keeps no Merkle log")
 
+    @abc.abstractmethod
     def leaf_hashes(self, size: int | None = None) -> list[bytes]:
         """The first ``size`` leaf hashes (all by default), in leaf order, as stored."""
-        raise StoreError(f"{type(self).__name__} keeps no Merkle log")
 
+    @abc.abstractmethod
     def leaf_inputs(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int | None, bytes | None]]:
         """``(leaf, position, leaf input)`` for ``start <= leaf < end`` in order, the inputs rebuilt from the entries as stored now.
 
         ``position`` is the event's (None for a registry entry's leaf); the input is
         None when the stored event a leaf names is gone. Streams, like :meth:`events`.
         """
-        raise StoreError(f"{type(self).__name__} keeps no Merkle log")
 
     def leaf_input(self, leaf: int) -> bytes:
         """The leaf input of one entry (what its leaf hash is over)."""
@@ -261,17 +262,17 @@ class StoreReader(abc.ABC):
                 return leaf_input
         raise StoreError(f"no entry at leaf {leaf}")
 
+    @abc.abstractmethod
     def leaf_of(self, event_id: str) -> int | None:
         """The leaf index of a recorded event, or None."""
-        raise StoreError(f"{type(self).__name__} keeps no Merkle log")
 
+    @abc.abstractmethod
     def log_position(self, size: int) -> int:
         """The last event position among the first ``size`` leaves (0: none)."""
-        raise StoreError(f"{type(self).__name__} keeps no Merkle log")
 
+    @abc.abstractmethod
     def checkpoints(self) -> list[str]:
         """Every checkpoint made of this ledger (the file's text), oldest first."""
-        raise StoreError(f"{type(self).__name__} keeps no Merkle log")
 
     # -- checking ----------------------------------------------------------------------------
 
@@ -300,9 +301,36 @@ class StoreBackend(StoreReader):
         append records no position).
         """
 
+    @abc.abstractmethod
     def put_checkpoint(self, size: int, root: str, time: str, key_id: str | None, document: str) -> None:
         """Keep a checkpoint made of this ledger (size, root in hex, time, key id, the file's text), in its own transaction; append-only."""
-        raise StoreError(f"{type(self).__name__} keeps no Merkle log")
+
+
+def unrecorded(prepared: Sequence[PreparedEvent], recorded: Mapping[str, str]) -> tuple[list[int], list[str]]:
+    """What an append records, given the content hashes of its ids already ``recorded``: every backend's rule.
+
+    Returns the indexes of the events to record (the first of each id not
+    recorded yet) and the ids skipped (recorded, or given earlier in the same
+    append, with the same content); an id with other content raises
+    :class:`DuplicateEvent`, so nothing is written.
+    """
+    fresh: list[int] = []
+    skipped: list[str] = []
+    conflicts: list[str] = []
+    seen: dict[str, str] = {}
+    for index, event in enumerate(prepared):
+        digest = hashlib.sha256(event.canonical).hexdigest()
+        known = recorded.get(event.event_id) or seen.get(event.event_id)
+        if known is None:
+            seen[event.event_id] = digest
+            fresh.append(index)
+        elif known == digest:
+            skipped.append(event.event_id)
+        else:
+            conflicts.append(event.event_id)
+    if conflicts:
+        raise DuplicateEvent(conflicts)
+    return fresh, skipped
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -295,6 +295,14 @@ class PostgresReader(StoreReader):
 
     # -- checking ----------------------------------------------------------------------------
 
+    def raw_rows(self, part: str) -> list[tuple[Any, ...]]:
+        """The rows, in position order, of a table an append writes (``events`` or ``chain``): for benchmarks that copy the same bytes."""
+        if part == "events":
+            return self._rows(
+                "SELECT originator_id, originator_version, topic, state, notification_id FROM stored_events ORDER BY notification_id"
+            )
+        return self._rows("SELECT * FROM ledger_chain ORDER BY position")
+
     def verify(self) -> Verification:
         """Recompute the chain over every stored event and chain entry, streamed in position order (as SQLite's verify)."""
         sql = (

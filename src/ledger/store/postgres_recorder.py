@@ -41,7 +41,7 @@ from psycopg.sql import SQL, Composed
 from ledger import settings
 from ledger.merkle import leaf_hash
 from ledger.store.codec import RECORDED_TOPIC, TRAINING_MIN, TRAINING_SAMPLES, StateCodec, recorded_us, train_dictionary
-from ledger.store.interface import Appended, DuplicateEvent, PreparedEvent, RegistryEntry, StoreBackend, StoreError
+from ledger.store.interface import Appended, PreparedEvent, RegistryEntry, StoreBackend, StoreError, unrecorded
 from ledger.store.library import CodecCompressor, LedgerApplication
 from ledger.store.log import event_leaf_input, registry_leaf_input
 from ledger.store.postgres import APPEND_LOCK, EVENTS_TABLE, LEDGER_SCHEMA, Cursor, PostgresReader, connect, has_ledger, redacted
@@ -52,14 +52,14 @@ LOCK_STATEMENT = "SELECT pg_advisory_xact_lock({})"
 """The append's first statement: waits for the previous append to commit or roll back (the lock is the transaction's)."""
 INSERT_EVENTS = (
     f"INSERT INTO {EVENTS_TABLE} (originator_id, originator_version, topic, state, notification_id) "
-    "SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[], %s::bigint[])"
+    "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[], %b::bigint[])"
 )
 INSERT_CHAIN = (
     "INSERT INTO ledger_chain (position, event_id, content_hash, chain_hash, recorded_at, batch) "
-    "SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[])"
+    "SELECT * FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[], %b::bigint[])"
 )
 INSERT_LEAVES = (
-    "INSERT INTO ledger_log (leaf, position, input, hash) SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[], %s::bytea[])"
+    "INSERT INTO ledger_log (leaf, position, input, hash) SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::bytea[], %b::bytea[])"
 )
 UPSERT_REGISTRY = (
     "INSERT INTO ledger_registry (kind, id, data) SELECT * FROM unnest(%s::text[], %s::text[], %s::text[]) "
@@ -156,24 +156,8 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         """The events to record (first of each id, not yet in the store) and the ids skipped; raises on a conflicting id."""
         hashes = {event.event_id: hashlib.sha256(event.canonical).hexdigest() for event in reversed(prepared)}
         c.execute("SELECT event_id, content_hash FROM ledger_chain WHERE event_id = ANY(%s)", (list(hashes),))
-        recorded: dict[str, str] = dict(c.fetchall())
-        fresh: list[PreparedEvent] = []
-        skipped: list[str] = []
-        conflicts: list[str] = []
-        seen: dict[str, str] = {}
-        for event in prepared:
-            digest = hashlib.sha256(event.canonical).hexdigest()
-            known = recorded.get(event.event_id, seen.get(event.event_id))
-            if known is None:
-                seen[event.event_id] = digest
-                fresh.append(event)
-            elif known == digest:
-                skipped.append(event.event_id)
-            else:
-                conflicts.append(event.event_id)
-        if conflicts:
-            raise DuplicateEvent(conflicts)
-        return fresh, skipped
+        fresh, skipped = unrecorded(prepared, dict(c.fetchall()))
+        return [prepared[index] for index in fresh], skipped
 
     def _dictionary_for(self, c: Cursor, stored: int, prepared: Sequence[PreparedEvent]) -> tuple[int, tuple[bytes, int] | None]:
         """The dictionary this append compresses with (0: none), and (dictionary, samples) when it trains a new one.

@@ -36,12 +36,12 @@ from ledger.store import log
 from ledger.store.codec import RECORDED_TOPIC, TRAINING_MIN, TRAINING_SAMPLES, StateCodec, recorded_us, train_dictionary
 from ledger.store.interface import (
     Appended,
-    DuplicateEvent,
     PreparedEvent,
     RegistryEntry,
     StoreBackend,
     StoreError,
     Verification,
+    unrecorded,
 )
 from ledger.store.reader import SQLiteReader
 
@@ -240,24 +240,7 @@ class SQLiteBackend(SQLiteReader, StoreBackend):
 
     def _unrecorded(self, prepared: Sequence[PreparedEvent]) -> tuple[list[int], list[str]]:
         """Indexes of the events not recorded yet, and the ids recorded with the same content; refuses any with other content."""
-        recorded = self.content_hashes(event.event_id for event in prepared) if prepared else {}
-        fresh: list[int] = []
-        skipped: list[str] = []
-        conflicts: list[str] = []
-        seen: dict[str, str] = {}
-        for index, event in enumerate(prepared):
-            digest = hashlib.sha256(event.canonical).hexdigest()
-            known = recorded.get(event.event_id) or seen.get(event.event_id)
-            if known is None:
-                seen[event.event_id] = digest
-                fresh.append(index)
-            elif known == digest:
-                skipped.append(event.event_id)
-            else:
-                conflicts.append(event.event_id)
-        if conflicts:
-            raise DuplicateEvent(conflicts)
-        return fresh, skipped
+        return unrecorded(prepared, self.content_hashes(event.event_id for event in prepared) if prepared else {})
 
     def _dictionary_for(self, prepared: Sequence[PreparedEvent]) -> tuple[int, tuple[bytes, int] | None]:
         """The id of the dictionary to compress this append with (0 for none), and (dictionary, samples) if it is new.

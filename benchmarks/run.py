@@ -1,7 +1,7 @@
 """The whole benchmark in one run: each phase in its own process, then the targets judged.
 
 :func:`run_benchmark` returns the results as a dict (the JSON the command
-writes); :func:`ledger.bench.targets.results_table` prints them. Phases:
+writes); :func:`benchmarks.targets.results_table` prints them. Phases:
 
 1. ``ingest``: generate and ingest N events (a copy of the store is kept at
    the smaller size, 100,000 events by default);
@@ -32,11 +32,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ledger.bench.generate import LedgerSpec
-from ledger.bench.phase import PhaseError, commit_of_checkout, run_phase
-from ledger.bench.read import VIEW_UNAVAILABLE, view_path
-from ledger.bench.targets import judge
-from ledger.bench.write import snapshot_path
+from benchmarks.generate import LedgerSpec
+from benchmarks.phase import PhaseError, commit_of_checkout, run_phase
+from benchmarks.read import VIEW_UNAVAILABLE, view_path
+from benchmarks.targets import judge
+from benchmarks.write import snapshot_path
 
 SMALL_SIZE = 100_000
 SLOW_REPLAY_S = 10.0

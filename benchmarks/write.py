@@ -30,20 +30,18 @@ from typing import Any
 
 import orjson
 
-from ledger.bench.generate import LedgerSpec, generate_events, generate_registry
-from ledger.bench.measure import Stopwatch, copy_db, disk_usage, rate
-from ledger.ingest import IngestError, IngestReport, _Candidate, ingest_stream, start_workers, validate_items
+from benchmarks.generate import LedgerSpec, generate_events, generate_registry
+from benchmarks.measure import Stopwatch, copy_db, disk_usage, rate
+from ledger.ingest import ChunkTask, IngestError, IngestReport, check_chunk, ingest_stream, start_workers
 from ledger.store import open_reader, open_store
 
 
-def validate(events: Sequence[dict[str, Any]], where: str = "bench") -> list[_Candidate]:
-    """Validate event dicts as ``ledger ingest`` validates each event of a file; raise if any is invalid."""
-    candidates: list[_Candidate] = []
-    problems: list = []
-    validate_items(where, events, candidates, problems)
-    if problems:
-        raise IngestError(problems)
-    return candidates
+def validate(events: Sequence[dict[str, Any]], where: str = "bench") -> list[dict[str, Any]]:
+    """Validate event dicts as ``ledger ingest`` validates each event of a file (JSON-ready again); raise if any is invalid."""
+    (checked,) = check_chunk(ChunkTask("items", where, events, whole=len(events)))
+    if checked.problems:
+        raise IngestError(checked.problems)
+    return [orjson.loads(canonical) for canonical in checked.canonical]
 
 
 def write_events(spec: LedgerSpec, path: str | Path) -> None:

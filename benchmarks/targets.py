@@ -93,7 +93,7 @@ def results_table(result: dict[str, Any]) -> Table:
     """The results as a rich table: each number beside its target, met or missed."""
     small, large = result["sizes"]["small"], result["sizes"]["large"]
     found = {t.key: t for t in targets(small, large)}
-    table = Table(title=f"ledger bench: {result['sizes']['large']:,} events, {result['machine']['summary']}", title_justify="left")
+    table = Table(title=f"benchmark: {result['sizes']['large']:,} events, {result['machine']['summary']}", title_justify="left")
     for column in ("measure", "value", "target", ""):
         table.add_column(column, justify="right" if column in ("value", "target") else "left")
     mark: dict[bool | None, Callable[[], str]] = {True: lambda: "[green]met[/]", False: lambda: "[red]missed[/]", None: lambda: ""}

@@ -30,9 +30,9 @@ import orjson
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate, event
 
-from ledger.bench.generate import LedgerSpec, generate_events
-from ledger.bench.measure import Stopwatch, latency_summary, rate
-from ledger.bench.write import validate
+from benchmarks.generate import LedgerSpec, generate_events
+from benchmarks.measure import Stopwatch, latency_summary, rate
+from benchmarks.write import validate
 from ledger.dates import parse_edtf
 
 NAMESPACE = uuid.UUID("1b2d3f4a-5c6e-4f80-9a1b-2c3d4e5f6a7b")
@@ -130,8 +130,7 @@ def ingest_by_the_book(db: str, spec: LedgerSpec, count: int, batch: int) -> tup
     while chunk := list(islice(events, batch)):
         with watch:
             touched: dict[uuid.UUID, Subject] = {}
-            for candidate in validate(chunk):
-                data = candidate.data
+            for data in validate(chunk):
                 key = owners[data["id"]] = subject_key(data, owners)
                 ident = subject_id(key)
                 aggregate = touched.get(ident)

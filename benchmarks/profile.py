@@ -1,12 +1,12 @@
 """Profile one benchmark phase with pyinstrument, to see where its time goes.
 
-``python -m ledger.bench.profile PHASE JSON_ARGUMENTS [OUTPUT.txt]`` runs the
-phase as :mod:`ledger.bench.phase` does, under pyinstrument (``pip install
+``python -m benchmarks.profile PHASE JSON_ARGUMENTS [OUTPUT.txt]`` runs the
+phase as :mod:`benchmarks.phase` does, under pyinstrument (``pip install
 pyinstrument``; not a dependency of the ledger), and writes the call tree as
 text. The arguments are those the phase takes, e.g.::
 
-    python -m ledger.bench.profile rebuild '{"db": "/tmp/bench/ledger-100000.db"}' rebuild.txt
-    python -m ledger.bench.profile ingest '{"db": "/tmp/p.db", "spec": {"events": 100000}, "batch": 10000}'
+    python -m benchmarks.profile rebuild '{"db": "/tmp/bench/ledger-100000.db"}' rebuild.txt
+    python -m benchmarks.profile ingest '{"db": "/tmp/p.db", "spec": {"events": 100000}, "batch": 10000}'
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from ledger.bench.phase import call_phase
+from benchmarks.phase import call_phase
 
 
 def profile_phase(name: str, arguments: dict, interval: float = 0.001) -> tuple[dict, str]:

@@ -25,8 +25,8 @@ from typing import Any
 
 import orjson
 
-from ledger.bench.generate import LedgerSpec, government, restriction_id
-from ledger.bench.measure import disk_usage, latency_summary, rate
+from benchmarks.generate import LedgerSpec, government, restriction_id
+from benchmarks.measure import disk_usage, latency_summary, rate
 
 VIEW_UNAVAILABLE = "the read model (ledger.readmodel) is not available in this checkout"
 HISTORY_TABLES = ("restriction_versions", "aid_package_versions", "position_versions", "territory_versions")

@@ -1,6 +1,6 @@
 """Run one benchmark phase in a process of its own, so its peak memory is its own.
 
-``python -m ledger.bench.phase NAME JSON_ARGUMENTS`` runs the phase and prints
+``python -m benchmarks.phase NAME JSON_ARGUMENTS`` runs the phase and prints
 its result, with ``peak_rss_mb`` added, as one JSON line. :func:`run_phase` does
 that from the orchestrator and returns the result.
 """
@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ledger.bench.generate import LedgerSpec
-from ledger.bench.measure import peak_rss_mb
+from benchmarks.generate import LedgerSpec
+from benchmarks.measure import peak_rss_mb
 
 
 class PhaseError(RuntimeError):
@@ -23,7 +23,7 @@ class PhaseError(RuntimeError):
 
 
 def _phases() -> dict[str, Callable[..., dict[str, Any]]]:
-    from ledger.bench import bythebook, read, write
+    from benchmarks import bythebook, read, write
 
     return {
         "ingest": write.ingest_phase,
@@ -62,7 +62,7 @@ def commit_of_checkout() -> str:
 def run_phase(name: str, arguments: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
     """Run a phase in a fresh Python process and return its result."""
     done = subprocess.run(
-        [sys.executable, "-m", "ledger.bench.phase", name, json.dumps(arguments)],
+        [sys.executable, "-m", "benchmarks.phase", name, json.dumps(arguments)],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -1,4 +1,4 @@
-"""``ledger bench``: the benchmark of issue 6 (ingest, rebuild, as-of queries, late events, replay)."""
+"""``python -m benchmarks``: the whole benchmark (ingest, rebuild, as-of queries, late events, replay) against its targets."""
 
 from __future__ import annotations
 
@@ -53,11 +53,11 @@ def bench(
 
     \b
     Examples:
-      ledger bench --events 20000 --out /tmp/bench
-      ledger bench --events 1000000 --json benchmarks/results/2026-11-21-1m.json
+      python -m benchmarks --events 20000 --out /tmp/bench
+      python -m benchmarks --events 1000000 --json benchmarks/results/2026-11-21-1m.json
     """
-    from ledger.bench.run import rerun_read_side, run_benchmark
-    from ledger.bench.targets import results_table
+    from benchmarks.run import rerun_read_side, run_benchmark
+    from benchmarks.targets import results_table
 
     err = error_console()
 
@@ -85,4 +85,5 @@ def bench(
     click.echo(f"results: {path}")
 
 
-COMMANDS = [bench]
+if __name__ == "__main__":
+    bench(prog_name="python -m benchmarks")
