@@ -376,3 +376,11 @@ def test_the_environment_is_read_only_in_the_settings_module():
         if readers.search(line)
     ]
     assert outside == []
+
+
+def test_an_id_given_twice_in_one_append_is_recorded_once_or_refused(store):
+    same = prepare_event(dump(make_event("kirby-a")))
+    assert store.record([same, prepare_event(dump(make_event("kirby-b"))), same]) == Appended([1, 2], ["kirby-a"])
+    with pytest.raises(DuplicateEvent, match="kirby-c"):
+        store.record([prepare_event(dump(make_event("kirby-c"))), prepare_event(dump(make_event("kirby-c", summary="other")))])
+    assert store.count() == 2

@@ -26,6 +26,7 @@ import orjson
 from ledger.store import open_reader, open_store
 from ledger.store.codec import prepare_event
 from ledger.store.interface import Batch, RegistryEntry, StoreError, StoreReader
+from ledger.store.locations import display_location
 
 
 @dataclass(frozen=True)
@@ -58,15 +59,15 @@ def copy_ledger(source: str, destination: str, progress: Callable[[int, int], No
     """
     started = time.perf_counter()
     if same_location(source, destination):
-        raise StoreError(f"{shown(source)} is both the source and the destination: nothing to copy")
+        raise StoreError(f"{display_location(source)} is both the source and the destination: nothing to copy")
     with open_reader(source) as reader, open_store(destination) as store:
         target = store.backend
         start, leaves = target.head(), target.log_size()
         if (start.position and reader.chain_hash(start.position) != start.chain_hash) or reader.leaf_hashes(leaves) != target.leaf_hashes():
-            raise StoreError(f"{shown(destination)} holds other entries than {shown(source)}: nothing copied")
+            raise StoreError(f"{display_location(destination)} holds other entries than {display_location(source)}: nothing copied")
         batches = reader.batches(after=start.position)
         if batches and batches[0].start != start.position + 1:
-            raise StoreError(f"{shown(destination)} ends inside one of {shown(source)}'s appends: nothing copied")
+            raise StoreError(f"{display_location(destination)} ends inside one of {display_location(source)}'s appends: nothing copied")
         total = batches[-1].end - start.position if batches else 0
         copied = registry_entries = appends = 0
         for registry, batch, recorded_at in source_appends(reader, leaves, {batch.start: batch for batch in batches}):
@@ -76,7 +77,7 @@ def copy_ledger(source: str, destination: str, progress: Callable[[int, int], No
             )
             if batch and appended.positions != list(range(batch.start, batch.end + 1)):
                 raise StoreError(
-                    f"positions {batch.start}-{batch.end} of {shown(source)} did not keep their positions in {shown(destination)}"
+                    f"positions {batch.start}-{batch.end} of {display_location(source)} did not keep their positions in {display_location(destination)}"
                 )
             copied, registry_entries, appends = copied + len(recorded), registry_entries + len(registry), appends + 1
             if progress:
@@ -86,11 +87,13 @@ def copy_ledger(source: str, destination: str, progress: Callable[[int, int], No
         same_log = target.leaf_hashes() == reader.leaf_hashes()
         if head != source_head or not verification.ok or verification.head != source_head.chain_hash or not same_log:
             raise StoreError(
-                f"after the copy {shown(destination)} ends at {head.chain_hash} (verify: {verification.reason or 'ok'}, "
-                f"same log: {same_log}), {shown(source)} at {source_head.chain_hash}"
+                f"after the copy {display_location(destination)} ends at {head.chain_hash} (verify: {verification.reason or 'ok'}, "
+                f"same log: {same_log}), {display_location(source)} at {source_head.chain_hash}"
             )
     seconds = time.perf_counter() - started
-    return CopyReport(shown(source), shown(destination), copied, appends, registry_entries, head.position, head.chain_hash, seconds)
+    return CopyReport(
+        display_location(source), display_location(destination), copied, appends, registry_entries, head.position, head.chain_hash, seconds
+    )
 
 
 def source_appends(
@@ -130,10 +133,3 @@ def same_location(first: str, second: str) -> bool:
         return True
     paths = not first.startswith(("postgresql://", "postgres://")) and os.path.exists(first) and os.path.exists(second)
     return bool(paths) and os.path.samefile(first, second)
-
-
-def shown(location: str) -> str:
-    """A location as messages and reports show it: a database URL without its password."""
-    from ledger.store.postgres import is_postgres_url, redacted
-
-    return redacted(location) if is_postgres_url(location) else location

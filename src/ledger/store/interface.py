@@ -317,14 +317,16 @@ def unrecorded(prepared: Sequence[PreparedEvent], recorded: Mapping[str, str]) -
     fresh: list[int] = []
     skipped: list[str] = []
     conflicts: list[str] = []
-    seen: dict[str, str] = {}
+    first: dict[str, int] = {}  # id -> index of its first event in this append
     for index, event in enumerate(prepared):
-        digest = hashlib.sha256(event.canonical).hexdigest()
-        known = recorded.get(event.event_id) or seen.get(event.event_id)
+        known = recorded.get(event.event_id)
         if known is None:
-            seen[event.event_id] = digest
-            fresh.append(index)
-        elif known == digest:
+            earlier = first.setdefault(event.event_id, index)
+            if earlier == index:
+                fresh.append(index)  # the usual case: nothing to hash
+                continue
+            known = hashlib.sha256(prepared[earlier].canonical).hexdigest()
+        if known == hashlib.sha256(event.canonical).hexdigest():
             skipped.append(event.event_id)
         else:
             conflicts.append(event.event_id)

@@ -34,11 +34,11 @@ from psycopg.rows import tuple_row
 
 from ledger.store.codec import StateCodec
 from ledger.store.interface import Batch, Head, RecordedEvent, StoreBackend, StoreError, StoreReader, Verification
+from ledger.store.locations import redacted
 from ledger.store.log import event_leaf_input
 from ledger.store.recorder import verify_chain
 
 EVENTS_TABLE = "stored_events"
-URL_SCHEMES = ("postgresql://", "postgres://")
 PAGE = 5000
 APPEND_LOCK = int.from_bytes(hashlib.sha256(b"ledger append").digest()[:8], "big", signed=True)
 """The transaction-level advisory lock every append takes first (``pg_advisory_xact_lock``), serialising writers."""
@@ -114,26 +114,12 @@ Run by the ledger's owner (the role that created it) for a role made with
 EVENT_COLUMNS = f"SELECT c.position, c.recorded_at, c.batch, c.chain_hash, s.state FROM ledger_chain c JOIN {EVENTS_TABLE} s ON s.notification_id = c.position"
 
 
-def is_postgres_url(location: str) -> bool:
-    """Whether a ``--db`` / ``LEDGER_DB`` value names a PostgreSQL database rather than a SQLite file."""
-    return str(location).startswith(URL_SCHEMES)
-
-
 def connect(url: str) -> psycopg.Connection[tuple[Any, ...]]:
     """A plain autocommit connection; libpq finds the password in the URL, ``PGPASSWORD`` or ``~/.pgpass``."""
     try:
         return psycopg.connect(url, autocommit=True, row_factory=tuple_row)
     except psycopg.OperationalError as error:
         raise StoreError(f"cannot connect to the ledger at {redacted(url)}: {str(error).strip()}") from None
-
-
-def redacted(url: str) -> str:
-    """The URL without its password, for messages."""
-    scheme, _, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not at or ":" not in credentials:
-        return url
-    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
 
 
 def has_ledger(conn: psycopg.Connection[Any]) -> bool:
