@@ -19,7 +19,7 @@ from typing import Any
 
 from ledger.dates import OPEN_END, parse_edtf
 from ledger.projections import PROJECTIONS, EntityKey, entity_of, group_by_entity, state_at
-from ledger.projections.fold import applied_count, fold, render
+from ledger.projections.fold import applied_count, fold, pending_units, render, state_of_units
 from ledger.projections.selection import UnknownEntity, close_names, split_entity
 from ledger.projections.state import entity_units
 from ledger.projections.visibility import resolve, visible_events
@@ -110,13 +110,18 @@ def audit(events: list[dict[str, Any]], entity: str, as_of: date | None = None, 
     key = find_entity(events, entity)
     projection = PROJECTIONS[key.projection]
     units = entity_units(events, key, known)
-    count = applied_count(units, day or OPEN_END)
+    on = day or OPEN_END
+    count = applied_count(units, on)
+    shown = list(units[:count]) if count else pending_units(units, on)  # as replay shows it: open starts that may have happened
     visible = {event_id: item.data for event_id, item in resolve(visible_events(events, known)).items()}
     corrections = {data["id"]: data for data in visible_events(events, known) if data["kind"] == "correction"}
     steps = []
-    for index, unit in enumerate(units[:count]):
-        state_after = render(projection, key.key, units, fold(units[: index + 1], projection.tracked), day or OPEN_END)
-        state_after.pop("events")
+    for index, unit in enumerate(shown):
+        if index == len(shown) - 1:  # the last step is the state replay gives, certainty and alternatives included
+            state_after = state_of_units(projection, key.key, units, on) or {}
+        else:
+            state_after = render(projection, key.key, units, fold(shown[: index + 1], projection.tracked), on)
+        state_after.pop("events", None)
         for member in unit.members:
             steps.append(audit_step(member.data, member.version, member is unit.lead, state_after, visible, corrections))
     return {
