@@ -27,9 +27,11 @@ def copy_command(source: str, destination: str, progress: bool | None, fmt: str)
     The read model is not copied: run ledger project against the destination.
 
     \b
+    To a server: ledger copy ledger.db postgresql://ledger@db.example.org/newsroom
+
+    \b
     Example:
-      ledger copy ledger.db postgresql://ledger@db.example.org/newsroom
-      ledger copy postgresql://ledger@db.example.org/newsroom backup.db --format json
+      ledger copy ledger.db backup.db --format json
     """
     show_bar = sys.stderr.isatty() if progress is None else progress
     if show_bar:

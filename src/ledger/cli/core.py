@@ -35,7 +35,7 @@ def ingest(paths: tuple[str, ...], db: str, view: str | None, progress: bool | N
     \b
     Example:
       ledger ingest events/
-      ledger ingest events/2024/05 --db /tmp/may.db --format json
+      ledger ingest events/ --db may.db --format json
     """
     show_bar = sys.stderr.isatty() if progress is None else progress
     with open_ledger(db, view, create=True) as ledger:

@@ -27,7 +27,7 @@ def project(db: str, view: str | None, rebuild: bool, progress: bool | None, fmt
     \b
     Examples:
       ledger project
-      ledger project --rebuild --db /tmp/big.db --view /tmp/big.view.db
+      ledger project --rebuild --view rebuilt.view.db
     """
     from rich.progress import Progress
 
@@ -67,7 +67,7 @@ def migrate(db: str, view: str | None, list_only: bool, fmt: str) -> None:
     \b
     Examples:
       ledger migrate
-      ledger migrate --list --view /tmp/big.view.db
+      ledger migrate --list
     """
     with open_ledger(db, view) as ledger:
         path = ledger.view_path
