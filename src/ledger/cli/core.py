@@ -8,7 +8,21 @@ import sys
 import click
 from rich.progress import Progress
 
-from ledger.cli.output import console, db_option, emit_json, error_console, format_option, open_ledger, table, user_errors, view_option
+from ledger.cli.output import (
+    TABLE_FORMATS,
+    complete_event_ids,
+    console,
+    db_option,
+    emit,
+    emit_delimited,
+    emit_json,
+    error_console,
+    format_option,
+    open_ledger,
+    table,
+    user_errors,
+    view_option,
+)
 from ledger.events import KINDS, json_schema
 from ledger.ingest import IngestError
 
@@ -71,7 +85,7 @@ def ingest(paths: tuple[str, ...], db: str, view: str | None, progress: bool | N
 @click.option("--from", "occurred_from", help="Only events that may have occurred on or after this date.")
 @click.option("--to", "occurred_to", help="Only events that may have occurred on or before this date.")
 @click.option("--text", help="Only events whose id, summary or quotes contain this text.")
-@format_option()
+@format_option(TABLE_FORMATS)
 @user_errors(ValueError)
 def log_command(
     db: str, kind: str | None, actor: str | None, occurred_from: str | None, occurred_to: str | None, text: str | None, fmt: str
@@ -90,11 +104,14 @@ def log_command(
         emit_json(events)
         return
     rows = [(data["occurred"], data["kind"], data["id"], data["summary"]) for data in events]
-    console().print(table(f"{len(rows)} event(s)", ["occurred", "kind", "id", "summary"], rows))
+    if fmt in ("csv", "tsv"):
+        emit_delimited([(["occurred", "kind", "id", "summary"], rows)], fmt)
+        return
+    emit(table(f"{len(rows)} event(s)", ["occurred", "kind", "id", "summary"], rows))
 
 
 @click.command()
-@click.argument("event_id")
+@click.argument("event_id", shell_complete=complete_event_ids)
 @db_option
 @format_option()
 @user_errors()
