@@ -5,6 +5,7 @@ shell completion of event and entity ids."""
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 import json
 import re
@@ -15,9 +16,13 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from helpers import corpus_store
+from ledger.cli import COMMANDS as COMMAND_MODULES
 from ledger.cli import main, output
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+for module in sorted(set(COMMAND_MODULES.values())):  # loaded now, so no command keeps a console patched in below
+    importlib.import_module(f"ledger.cli.{module}")
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +106,7 @@ def test_statuses_and_stances_are_coloured_on_a_terminal_and_not_when_piped(corp
 def test_positions_show_the_actors_name_beside_the_id(corpus_db):
     text = run(corpus_db, "replay", "--as-of", "2024-06-01", "--only", "positions")
     assert "biden (Joe Biden)" in text
+    assert "biden (Joe Biden)" in run(corpus_db, "show", "biden-agrees-counter-fire-shift")
 
 
 @pytest.mark.parametrize("fmt, delimiter", [("csv", ","), ("tsv", "\t")])

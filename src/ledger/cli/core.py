@@ -10,8 +10,8 @@ from rich.progress import Progress
 
 from ledger.cli.output import (
     TABLE_FORMATS,
+    actor_names,
     complete_event_ids,
-    console,
     db_option,
     emit,
     emit_delimited,
@@ -124,10 +124,10 @@ def show(event_id: str, db: str, fmt: str) -> None:
     """
     with open_ledger(db) as ledger:
         data = ledger.show(event_id).model_dump(mode="json")
+        names = actor_names(ledger) if fmt != "json" else {}
     if fmt == "json":
         emit_json(data)
         return
-    out = console()
     bounds = data["occurred_bounds"]
     fields = [
         ("id", data["id"]),
@@ -135,7 +135,7 @@ def show(event_id: str, db: str, fmt: str) -> None:
         ("occurred", f"{data['occurred']}  ({bounds['earliest'] or '…'} .. {bounds['latest'] or '…'}, {bounds['precision']})"),
         ("reported", data["reported"]),
         ("recorded", f"position {data['recorded']['position']} at {data['recorded']['at']}"),
-        ("actors", ", ".join(data["actors"])),
+        ("actors", ", ".join(f"{actor} ({names[actor]})" if actor in names else actor for actor in data["actors"])),
         ("summary", data["summary"]),
     ]
     skip = {
@@ -160,7 +160,6 @@ def show(event_id: str, db: str, fmt: str) -> None:
     fields += [(f"link {rel}", ", ".join(targets)) for rel, targets in data.get("links", {}).items() if targets]
     if data.get("tags"):
         fields.append(("tags", ", ".join(data["tags"])))
-    out.print(table(None, ["field", "value"], fields))
     rows = [
         (
             s.get("outlet"),
@@ -173,7 +172,10 @@ def show(event_id: str, db: str, fmt: str) -> None:
         )
         for s in data["sources"]
     ]
-    out.print(table("sources", ["outlet", "published", "document", "attribution", "who", "quote", "rating"], rows))
+    emit(
+        table(None, ["field", "value"], fields),
+        table("sources", ["outlet", "published", "document", "attribution", "who", "quote", "rating"], rows),
+    )
 
 
 @click.command()

@@ -196,6 +196,12 @@ def loaded_error_types() -> tuple[type[Exception], ...]:
     return tuple(getattr(sys.modules[module], name) for module, name in names.items() if module in sys.modules)
 
 
+def actor_names(ledger: Ledger) -> dict[str, str]:
+    """Actor id to name, from the ledger's registry: shown beside actor ids in tables people read."""
+    actors = ledger.store.registry("actor").get("actor", {})
+    return {key: entry["name"] for key, entry in actors.items() if entry.get("name")}
+
+
 # --- shell completion ---------------------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ from rich.text import Text
 
 from ledger.cli.output import (
     UserError,
+    actor_names,
     complete_entity_ids,
     db_option,
     emit,
@@ -317,12 +318,6 @@ def replay(as_of: str, known_at: str | None, recorded_before: str | None, only: 
         state = ledger.replay(as_of, known_at, recorded_before, only)
         names = actor_names(ledger) if fmt in ("table", "markdown") and state.positions else {}
     emit_state(state, fmt, names)
-
-
-def actor_names(ledger: Any) -> dict[str, str]:
-    """Actor id to name, from the ledger's registry."""
-    actors = ledger.store.registry("actor").get("actor", {})
-    return {key: entry["name"] for key, entry in actors.items() if entry.get("name")}
 
 
 @click.command()
