@@ -291,7 +291,8 @@ def short_day(row: dict[str, Any]) -> str:
 @click.option("--as-of", required=True, help=as_of_help)
 @click.option("--known-at", help=known_at_help)
 @click.option(
-    "--recorded-before", help="System time: only what the ledger held before this store position (or ISO timestamp) was appended."
+    "--recorded-before",
+    help="System time: only what the ledger held before this store position (or ISO timestamp) was appended, or when this checkpoint file was made.",
 )
 @click.option("--only", help="Comma-separated projections: restrictions,aid,positions,territory (default: all).")
 @format_option(FORMATS)
