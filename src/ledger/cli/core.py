@@ -25,6 +25,7 @@ from ledger.cli.output import (
 )
 from ledger.events import KINDS, json_schema
 from ledger.ingest import IngestError
+from ledger.store.locations import display_location
 
 
 @click.command()
@@ -74,7 +75,7 @@ def ingest(paths: tuple[str, ...], db: str, view: str | None, progress: bool | N
     else:
         click.echo(
             f"appended {summary['appended']} event(s), skipped {summary['skipped']} already recorded, "
-            f"from {summary['files']} file(s) into {db}"
+            f"from {summary['files']} file(s) into {display_location(db)}"
         )
 
 
