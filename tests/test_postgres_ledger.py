@@ -21,6 +21,9 @@ QUESTIONS = [
     ["log"],
     ["log", "--kind", "policy_change"],
     ["verify"],
+    ["replay", "--as-of", "2024-06-01"],
+    ["replay", "--as-of", "2024-06-01", "--known-at", "2024-05-29"],
+    ["replay", "--as-of", "2024-09-01", "--recorded-before", "40"],
     ["audit", "us-weapons-strikes-inside-russia"],
     ["diff", "2024-05-20", "2024-06-01"],
     ["timeline"],
@@ -69,3 +72,37 @@ def test_the_read_model_of_a_postgresql_ledger_is_a_local_file_caught_up_increme
         store.append([make_event("one-more-statement")])
     assert json.loads(ledger("project", "--db", postgres_url))["events"] == 1
     assert first["events"] > 80
+
+
+def answer(result: object) -> object:
+    """A result as its documented JSON (pydantic models), else its fields."""
+    dump = getattr(result, "model_dump", None)
+    return dump(mode="json") if dump else vars(result)
+
+
+def test_the_ledger_api_gives_the_same_answers_on_both_backends(both: tuple[str, str]) -> None:
+    from ledger import Ledger
+
+    sqlite_db, postgres_url = both
+    questions = [
+        lambda ledger: ledger.replay(as_of="2024-06-01"),
+        lambda ledger: ledger.replay(as_of="2024-06-01", known_at="2024-05-29"),
+        lambda ledger: ledger.replay(as_of="2024-09-01", recorded_before=40),
+        lambda ledger: ledger.audit("us-weapons-strikes-inside-russia"),
+        lambda ledger: ledger.audit("us-weapons-strikes-inside-russia", as_of="2024-06-01", known_at="2024-05-29"),
+        lambda ledger: ledger.diff("2024-05-20", "2024-06-01"),
+        lambda ledger: ledger.timeline(),
+        lambda ledger: ledger.show("us-rules-out-intel-sharing-for-kursk"),
+        lambda ledger: ledger.verify(),
+    ]
+    with Ledger(sqlite_db) as on_sqlite, Ledger(postgres_url) as on_postgres:
+        on_postgres.project()
+        for question in questions:
+            assert answer(question(on_postgres)) == answer(question(on_sqlite))
+
+
+def test_ingest_into_a_postgresql_ledger_does_not_print_the_password(postgres_server, postgres_url: str) -> None:
+    result = CliRunner().invoke(main, ["ingest", str(REPO / "events"), "--db", postgres_url, "--no-project"])
+    assert result.exit_code == 0, result.output
+    assert "appended" in result.output
+    assert postgres_server.password not in result.output

@@ -294,6 +294,27 @@ def test_a_checkpoint_gives_the_store_position_replay_stops_before(signed: dict[
         proofs.recorded_before(store, signed["checkpoint"])
 
 
+def test_replay_recorded_before_a_checkpoint_answers_as_the_ledger_stood_then(signed: dict[str, str], ledger_dir: Path) -> None:
+    def replay(recorded_before: str) -> Result:
+        return ledger("replay", "--as-of", "2024-12-31", "--recorded-before", recorded_before, "--format", "json", "--db", signed["db"])
+
+    position = json.loads(Path(signed["checkpoint"]).read_text())["checkpoint"]["position"]
+    before = replay(str(position + 1))
+    assert before.exit_code == 0, before.output
+    write_events(ledger_dir / "later.yaml", [make_event("kirby-repeats-no-change")])
+    assert ledger("ingest", str(ledger_dir), "--db", signed["db"], "--no-project").exit_code == 0
+    at_checkpoint = replay(signed["checkpoint"])
+    assert at_checkpoint.exit_code == 0, at_checkpoint.output
+    answer, expected = json.loads(at_checkpoint.output), json.loads(before.output)
+    assert answer.pop("recorded_before") == signed["checkpoint"]
+    expected.pop("recorded_before")
+    assert answer == expected
+    rewrite_event(signed["db"], 3, lambda event: event.update(summary="Rewritten."))
+    refused = replay(signed["checkpoint"])
+    assert refused.exit_code == 2
+    assert "does not extend" in refused.output
+
+
 # --- inclusion proofs ------------------------------------------------------------------------
 
 

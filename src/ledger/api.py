@@ -218,6 +218,10 @@ class Ledger:
             return None
         if isinstance(recorded_before, int) or str(recorded_before).isdigit():
             position = int(recorded_before)
+        elif Path(str(recorded_before)).is_file():  # a checkpoint file: what the ledger held when it was made (docs/proofs.md)
+            from ledger.proofs import recorded_before as checkpoint_cutoff
+
+            return checkpoint_cutoff(self.store, str(recorded_before))
         else:
             try:
                 datetime.fromisoformat(str(recorded_before))

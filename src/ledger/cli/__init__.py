@@ -59,4 +59,10 @@ def main() -> None:
       ledger verify                     check the hash chain
 
     The store is ./ledger.db unless --db or LEDGER_DB names another.
+
+    \b
+    Shell completion of commands, options, event and entity ids (bash; zsh and fish alike):
+      eval "$(_LEDGER_COMPLETE=bash_source ledger)"      in ~/.bashrc
+      eval "$(_LEDGER_COMPLETE=zsh_source ledger)"       in ~/.zshrc
+      _LEDGER_COMPLETE=fish_source ledger | source       in ~/.config/fish/completions/ledger.fish
     """

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import click
 
 from ledger.cli import chart_spec
-from ledger.cli.output import UserError, db_option, user_errors
+from ledger.cli.output import UserError, complete_entity_ids, db_option, user_errors
 
 FORMATS = {".svg": "svg", ".png": "png", ".html": "html", ".htm": "html"}
 PANEL_NAMES = {"restrictions": "restrictions", "aid": "aid_packages", "aid_packages": "aid_packages"} | {
@@ -112,7 +112,7 @@ def panel_names(only: str | None) -> list[str]:
 
 
 @click.command()
-@click.argument("entities", nargs=-1)
+@click.argument("entities", nargs=-1, shell_complete=complete_entity_ids)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The file to write: .svg, .png or .html.")
 @click.option("--from", "start", metavar="DATE", help="First day drawn (default: a month before the first event drawn).")
 @click.option("--to", "end", metavar="DATE", help="Last day drawn (default: a month after the last event).")

@@ -8,9 +8,24 @@ import sys
 import click
 from rich.progress import Progress
 
-from ledger.cli.output import console, db_option, emit_json, error_console, format_option, open_ledger, table, user_errors, view_option
+from ledger.cli.output import (
+    TABLE_FORMATS,
+    actor_names,
+    complete_event_ids,
+    db_option,
+    emit,
+    emit_delimited,
+    emit_json,
+    error_console,
+    format_option,
+    open_ledger,
+    table,
+    user_errors,
+    view_option,
+)
 from ledger.events import KINDS, json_schema
 from ledger.ingest import IngestError
+from ledger.store.locations import display_location
 
 
 @click.command()
@@ -60,7 +75,7 @@ def ingest(paths: tuple[str, ...], db: str, view: str | None, progress: bool | N
     else:
         click.echo(
             f"appended {summary['appended']} event(s), skipped {summary['skipped']} already recorded, "
-            f"from {summary['files']} file(s) into {db}"
+            f"from {summary['files']} file(s) into {display_location(db)}"
         )
 
 
@@ -71,7 +86,7 @@ def ingest(paths: tuple[str, ...], db: str, view: str | None, progress: bool | N
 @click.option("--from", "occurred_from", help="Only events that may have occurred on or after this date.")
 @click.option("--to", "occurred_to", help="Only events that may have occurred on or before this date.")
 @click.option("--text", help="Only events whose id, summary or quotes contain this text.")
-@format_option()
+@format_option(TABLE_FORMATS)
 @user_errors(ValueError)
 def log_command(
     db: str, kind: str | None, actor: str | None, occurred_from: str | None, occurred_to: str | None, text: str | None, fmt: str
@@ -90,11 +105,14 @@ def log_command(
         emit_json(events)
         return
     rows = [(data["occurred"], data["kind"], data["id"], data["summary"]) for data in events]
-    console().print(table(f"{len(rows)} event(s)", ["occurred", "kind", "id", "summary"], rows))
+    if fmt in ("csv", "tsv"):
+        emit_delimited([(["occurred", "kind", "id", "summary"], rows)], fmt)
+        return
+    emit(table(f"{len(rows)} event(s)", ["occurred", "kind", "id", "summary"], rows))
 
 
 @click.command()
-@click.argument("event_id")
+@click.argument("event_id", shell_complete=complete_event_ids)
 @db_option
 @format_option()
 @user_errors()
@@ -107,10 +125,10 @@ def show(event_id: str, db: str, fmt: str) -> None:
     """
     with open_ledger(db) as ledger:
         data = ledger.show(event_id).model_dump(mode="json")
+        names = actor_names(ledger) if fmt != "json" else {}
     if fmt == "json":
         emit_json(data)
         return
-    out = console()
     bounds = data["occurred_bounds"]
     fields = [
         ("id", data["id"]),
@@ -118,7 +136,7 @@ def show(event_id: str, db: str, fmt: str) -> None:
         ("occurred", f"{data['occurred']}  ({bounds['earliest'] or '…'} .. {bounds['latest'] or '…'}, {bounds['precision']})"),
         ("reported", data["reported"]),
         ("recorded", f"position {data['recorded']['position']} at {data['recorded']['at']}"),
-        ("actors", ", ".join(data["actors"])),
+        ("actors", ", ".join(f"{actor} ({names[actor]})" if actor in names else actor for actor in data["actors"])),
         ("summary", data["summary"]),
     ]
     skip = {
@@ -143,7 +161,6 @@ def show(event_id: str, db: str, fmt: str) -> None:
     fields += [(f"link {rel}", ", ".join(targets)) for rel, targets in data.get("links", {}).items() if targets]
     if data.get("tags"):
         fields.append(("tags", ", ".join(data["tags"])))
-    out.print(table(None, ["field", "value"], fields))
     rows = [
         (
             s.get("outlet"),
@@ -156,7 +173,10 @@ def show(event_id: str, db: str, fmt: str) -> None:
         )
         for s in data["sources"]
     ]
-    out.print(table("sources", ["outlet", "published", "document", "attribution", "who", "quote", "rating"], rows))
+    emit(
+        table(None, ["field", "value"], fields),
+        table("sources", ["outlet", "published", "document", "attribution", "who", "quote", "rating"], rows),
+    )
 
 
 @click.command()

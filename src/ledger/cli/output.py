@@ -12,7 +12,6 @@ import click
 import orjson
 from click.core import ParameterSource
 from rich.console import Console
-from rich.table import Table
 
 from ledger import settings
 
@@ -81,6 +80,10 @@ def open_ledger(db: str, view: str | None = None, *, create: bool = False) -> Le
     return Ledger(db, view=view)
 
 
+TABLE_FORMATS = ("table", "json", "csv", "tsv")
+"""The formats of a command whose output is a table."""
+
+
 def format_option(choices: Sequence[str] = ("table", "json")) -> Callable:
     return click.option(
         "--format",
@@ -88,12 +91,31 @@ def format_option(choices: Sequence[str] = ("table", "json")) -> Callable:
         type=click.Choice(list(choices)),
         default="table",
         show_default=True,
-        help="table for people, json for scripts" + (", markdown for notes" if "markdown" in choices else ""),
+        help="table for people, json for scripts"
+        + (", markdown for notes" if "markdown" in choices else "")
+        + (", csv or tsv for spreadsheets" if "csv" in choices else ""),
     )
 
 
 def console() -> Console:
-    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160)
+    """Standard output: the terminal's width and colours on a terminal; plain and wide when piped."""
+    from ledger.cli.terminal import PIPED_WIDTH
+
+    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else PIPED_WIDTH)
+
+
+def emit(*renderables: Any) -> None:
+    """Print to standard output, through a pager when on a terminal and longer than the screen."""
+    from ledger.cli.terminal import show
+
+    show(console(), renderables)
+
+
+def emit_delimited(sections: Sequence[tuple[Sequence[str], Sequence[Sequence[Any]]]], fmt: str) -> None:
+    """Tables as CSV or TSV, each with its header line; several tables are separated by an empty line."""
+    from ledger.cli.terminal import delimited
+
+    click.echo("\n".join(delimited(columns, rows, "," if fmt == "csv" else "\t") for columns, rows in sections), nl=False)
 
 
 def error_console() -> Console:
@@ -113,13 +135,11 @@ def emit_json(data: Any) -> None:
     out.flush()
 
 
-def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
-    result = Table(title=title, show_lines=False, title_justify="left")
-    for column in columns:
-        result.add_column(column, overflow="fold")
-    for row in rows:
-        result.add_row(*["" if cell is None else str(cell) for cell in row])
-    return result
+def table(title: str | None, columns: Sequence[Any], rows: Sequence[Sequence[Any]]) -> Any:
+    """A table laid out for the width it is printed at, never folding a word (:mod:`ledger.cli.terminal`)."""
+    from ledger.cli.terminal import Tabular
+
+    return Tabular(title, [(columns, rows)])
 
 
 def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -174,3 +194,45 @@ def loaded_error_types() -> tuple[type[Exception], ...]:
         "ledger.readmodel.schema": "ReadModelError",
     }
     return tuple(getattr(sys.modules[module], name) for module, name in names.items() if module in sys.modules)
+
+
+def actor_names(ledger: Ledger) -> dict[str, str]:
+    """Actor id to name, from the ledger's registry: shown beside actor ids in tables people read."""
+    actors = ledger.store.registry("actor").get("actor", {})
+    return {key: entry["name"] for key, entry in actors.items() if entry.get("name")}
+
+
+# --- shell completion ---------------------------------------------------------------------------
+
+
+def timeline_for_completion(ctx: click.Context) -> list[dict[str, Any]]:
+    """The ledger's timeline rows, for completing ids; nothing when there is no ledger (or it fails)."""
+    import os
+
+    db = ctx.params.get("db") or os.environ.get("LEDGER_DB") or "ledger.db"
+    if not Path(db).exists():
+        return []
+    from ledger.api import Ledger
+
+    try:
+        with Ledger(db, view=ctx.params.get("view")) as ledger:
+            rows: list[dict[str, Any]] = ledger.timeline().model_dump(mode="json")["events"]
+            return rows
+    except Exception:  # a completion must never print a traceback into the user's shell
+        return []
+
+
+def complete_event_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Shell completion of event ids."""
+    from click.shell_completion import CompletionItem
+
+    ids = sorted({row["id"] for row in timeline_for_completion(ctx)})
+    return [CompletionItem(key) for key in ids if key.startswith(incomplete)]
+
+
+def complete_entity_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Shell completion of entity ids (restrictions, aid packages, territory, and ACTOR:QUESTION positions)."""
+    from click.shell_completion import CompletionItem
+
+    ids = sorted({row["entity"].partition(":")[2] for row in timeline_for_completion(ctx) if row.get("entity")})
+    return [CompletionItem(key) for key in ids if key.startswith(incomplete)]

@@ -9,11 +9,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import click
+from rich.text import Text
 
 from ledger.cli.output import (
     UserError,
-    console,
+    actor_names,
+    complete_entity_ids,
     db_option,
+    emit,
+    emit_delimited,
     emit_json,
     format_option,
     markdown_table,
@@ -22,38 +26,32 @@ from ledger.cli.output import (
     user_errors,
     view_option,
 )
+from ledger.cli.terminal import Column, Layout, Tabular
 
 if TYPE_CHECKING:
     from ledger.results import Audit, Diff, State, Timeline
 
-FORMATS = ("table", "json", "markdown")
+FORMATS = ("table", "json", "markdown", "csv", "tsv")
 
 as_of_help = "Valid time: the state in effect in the world on this date (YYYY-MM-DD)."
 known_at_help = "Public time: use only what had been reported by this date (default: everything)."
 
 
-def keyed_table(title: str | None, columns: list[str], rows: list[list[Any]]) -> Any:
-    """A rich table whose first column (the id) is never wrapped, so ids can be copied whole."""
-    result = table(title, columns, rows)
-    result.columns[0].no_wrap = True
-    return result
-
-
 def emit_tables(sections: list[tuple[str, list[str], list[list[Any]]]], fmt: str, heading: str) -> None:
-    """Print titled tables as rich tables or Markdown."""
+    """Print titled tables for a terminal (no word folded), as Markdown, or as CSV/TSV (a header line each)."""
+    if fmt in ("csv", "tsv"):
+        emit_delimited([(columns, rows) for _, columns, rows in sections if rows or len(sections) == 1], fmt)
+        return
     if fmt == "markdown":
         parts = [f"# {heading}"]
         for title, columns, rows in sections:
             parts.append(f"## {title}\n\n" + (markdown_table(columns, rows) if rows else "(none)"))
         click.echo("\n\n".join(parts))
         return
-    out = console()
-    out.print(heading, markup=False, highlight=False)
+    shown: list[Any] = [Text(heading)]
     for title, columns, rows in sections:
-        if rows:
-            out.print(keyed_table(title, columns, rows))
-        else:
-            out.print(f"{title}: (none)", markup=False, highlight=False)
+        shown.append(table(title, columns, rows) if rows else Text(f"{title}: (none)"))
+    emit(*shown)
 
 
 # --- how results read in tables -----------------------------------------------------------
@@ -202,12 +200,16 @@ def diff_rows(result: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
-def emit_state(state: State, fmt: str) -> None:
-    """A replay's states as JSON, or one table per projection (rich or Markdown)."""
+def emit_state(state: State, fmt: str, names: dict[str, str] | None = None) -> None:
+    """A replay's states as JSON, or one table per projection (terminal, Markdown, CSV or TSV);
+    ``names`` (actor id to name) are shown beside the actors' ids in the tables people read."""
     result = state.model_dump(mode="json")
     if fmt == "json":
         emit_json(result)
         return
+    if names and result.get("positions"):
+        named = [s | {"actor": f"{s['actor']} ({names[s['actor']]})"} if s["actor"] in names else s for s in result["positions"]]
+        result = result | {"positions": named}
     sections = [
         (name.replace("_", " "), [header for header, _ in PROJECTION_COLUMNS[name]], rows_for(name, result[name]))
         for name in PROJECTION_COLUMNS
@@ -222,9 +224,11 @@ def emit_audit(audit: Audit, fmt: str) -> None:
         emit_json(result)
     elif fmt == "markdown":
         click.echo(audit_markdown(result))
+    elif fmt in ("csv", "tsv"):
+        emit_delimited([(AUDIT_COLUMNS, audit_rows(result))], fmt)
     else:
         title = f"{result['kind']} {result['entity']}: {len(result['steps'])} step(s)"
-        console().print(keyed_table(title, AUDIT_COLUMNS, audit_rows(result)))
+        emit(table(title, AUDIT_COLUMNS, audit_rows(result)))
 
 
 def emit_diff(diff: Diff, fmt: str) -> None:
@@ -245,16 +249,50 @@ def emit_timeline(found: Timeline, fmt: str) -> None:
         emit_json(result)
         return
     entity, rows = result["entity"], result["events"]
+    heading = f"Timeline of {entity}" if entity else "Timeline"
     columns = TIMELINE_COLUMNS + (["relation"] if entity else [])
     cells = [[row.get(column) for column in columns] for row in rows]
-    emit_tables([(f"{len(rows)} event(s)", columns, cells)], fmt, f"Timeline of {entity}" if entity else "Timeline")
+    if fmt != "table":
+        emit_tables([(f"{len(rows)} event(s)", columns, cells)], fmt, heading)
+        return
+    emit(Text(heading), Tabular(f"{len(rows)} event(s)", timeline_layouts(rows, bool(entity))))
+
+
+def timeline_layouts(rows: list[dict[str, Any]], related: bool) -> list[Layout]:
+    """One line per event at any width: the summary is cut to what is left, and narrower terminals
+    drop the report date, then the kind, and show the day an uncertain date starts (``2024-05-13…``)."""
+    extra = ["relation"] if related else []
+    layouts = [
+        ["occurred", "reported", "kind", "id", *extra, "summary"],
+        ["occurred", "kind", "id", *extra, "summary"],
+        ["day", "kind", "id", *extra, "summary"],
+        ["day", "id", *extra, "summary"],
+        ["day", "id", *extra],
+    ]
+    return [
+        (
+            [Column(name, line=True) if name == "summary" else name for name in names],
+            [[short_day(row) if name == "day" else row.get(name) for name in names] for row in rows],
+        )
+        for names in layouts
+    ]
+
+
+def short_day(row: dict[str, Any]) -> str:
+    """The day an event sorts on, ``…`` marking an uncertain date: ``2024-05-13…``, ``…2024-04-30``."""
+    if row["precision"] == "day" or not (row["earliest"] or row["latest"]):
+        return row["occurred"]
+    if row["earliest"] is None:
+        return f"…{row['latest']}"
+    return f"{row['earliest']}…"
 
 
 @click.command()
 @click.option("--as-of", required=True, help=as_of_help)
 @click.option("--known-at", help=known_at_help)
 @click.option(
-    "--recorded-before", help="System time: only what the ledger held before this store position (or ISO timestamp) was appended."
+    "--recorded-before",
+    help="System time: only what the ledger held before this store position (or ISO timestamp) was appended, or when this checkpoint file was made.",
 )
 @click.option("--only", help="Comma-separated projections: restrictions,aid,positions,territory (default: all).")
 @format_option(FORMATS)
@@ -279,11 +317,12 @@ def replay(as_of: str, known_at: str | None, recorded_before: str | None, only: 
     """
     with open_ledger(db, view) as ledger:
         state = ledger.replay(as_of, known_at, recorded_before, only)
-    emit_state(state, fmt)
+        names = actor_names(ledger) if fmt in ("table", "markdown") and state.positions else {}
+    emit_state(state, fmt, names)
 
 
 @click.command()
-@click.argument("entity")
+@click.argument("entity", shell_complete=complete_entity_ids)
 @click.option("--as-of", help="Audit the state on this date (default: as things stand).")
 @click.option("--known-at", help=known_at_help)
 @format_option(FORMATS)
@@ -344,7 +383,7 @@ def diff(
 
 
 @click.command()
-@click.argument("entity", required=False)
+@click.argument("entity", required=False, shell_complete=complete_entity_ids)
 @format_option(FORMATS)
 @db_option
 @view_option
