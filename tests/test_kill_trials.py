@@ -33,6 +33,8 @@ SPEC = LedgerSpec(events=4_000, seed=7, actors=40, questions=8, restrictions=25,
 FIRST = 500
 """Events ingested before the trials start; the rest form the batch that is killed."""
 AS_OF = "2024-06-01"
+ORPHAN_GRACE = 5.0
+"""Seconds the processes a killed command started get to end before they count as left running."""
 
 
 def ledger(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -117,8 +119,11 @@ def kill_midway(args: list[str], seconds: float, rng: random.Random) -> tuple[fl
     if process.poll() is None:
         os.kill(process.pid, signal.SIGKILL)
     process.wait()
-    time.sleep(0.5)  # time for children to notice their parent has gone
     orphans = {pid for pid in family if alive(pid)}
+    deadline = time.perf_counter() + ORPHAN_GRACE
+    while orphans and time.perf_counter() < deadline:  # workers, the fork server and its resource tracker end within a second
+        time.sleep(0.1)
+        orphans = {pid for pid in orphans if alive(pid)}
     for pid in orphans:  # our own leftovers: stop them by PID
         os.kill(pid, signal.SIGKILL)
     return delay, len(orphans)
@@ -151,6 +156,7 @@ def trial(kind: str, reference: dict, batches: dict[str, Path], folder: Path, rn
     _, orphans = kill_midway(args, reference["durations"][kind], rng)
     tally["trials"] += 1
     tally["workers_left"] += orphans
+    assert orphans == 0, f"{orphans} process(es) of a killed ledger {kind} still running {ORPHAN_GRACE:.0f} s later"
     verified = ledger("verify", "--db", db)
     tally["verify_failures"] += verified.returncode != 0
     after = position(db)
