@@ -15,7 +15,6 @@ beside it for context.
 
 from __future__ import annotations
 
-import inspect
 import random
 import sqlite3
 import time
@@ -53,12 +52,13 @@ def _readmodel() -> Any:
     return readmodel if hasattr(readmodel, "project") else None
 
 
-def _replay() -> Any:
+def _replay(db: str) -> Any:
+    """``Ledger.replay`` of the ledger at ``db`` (the read model answers once it is current), or None."""
     try:
-        from ledger.readmodel.query import replay
+        from ledger.api import Ledger
     except ImportError:
         return None
-    return replay
+    return Ledger(db).replay
 
 
 def _unavailable() -> dict[str, Any]:
@@ -140,9 +140,9 @@ def _projection_tables() -> dict[str, str]:
 
 
 def _entity_lookup(replay: Any) -> Any:
-    """One entity's state on a date: through ``replay(..., entity=)`` when the read model offers it, else SQL."""
-    if replay is not None and "entity" in inspect.signature(replay).parameters:
-        return lambda conn, name, table, entity, as_of: replay(conn, as_of, entity=f"{name}:{entity}")[name]
+    """One entity's state on a date: through ``Ledger.replay(..., entity=)``, else SQL."""
+    if replay is not None:
+        return lambda conn, name, table, entity, as_of: getattr(replay(as_of, only=[name], entity=f"{name}:{entity}"), name)
 
     def by_sql(conn: sqlite3.Connection, name: str, table: str, entity: str, as_of: str) -> list[Any]:
         rows = conn.execute(AS_OF_SQL.format(table=table), {"entity": entity, "as_of": as_of}).fetchall()
@@ -169,7 +169,7 @@ def query_phase(db: str, spec: LedgerSpec, queries: int) -> dict[str, Any]:
     entities = {name: [row[0] for row in connection.execute(f"SELECT DISTINCT entity FROM {table}")] for name, table in tables.items()}
     names = [name for name in tables if entities[name]]
     asks = [(name, tables[name], rng.choice(entities[name]), _random_day(rng, low, high)) for name in rng.choices(names, k=queries)]
-    replay = _replay()
+    replay = _replay(db)
     result: dict[str, Any] = {
         "available": True,
         "entities": {name: len(keys) for name, keys in entities.items()},
@@ -185,7 +185,7 @@ def query_phase(db: str, spec: LedgerSpec, queries: int) -> dict[str, Any]:
             latencies.append(time.perf_counter() - started)
             answered += bool(states)
         result[label] = {**latency_summary(latencies), "answered": answered}
-    result["entity"]["via"] = "ledger.readmodel.query.replay(conn, as_of, entity=...)" if replay else "SQL"
+    result["entity"]["via"] = "ledger.Ledger.replay(as_of, entity=...)" if replay else "SQL"
     plan = connection.execute("EXPLAIN QUERY PLAN " + AS_OF_SQL.format(table=tables[names[0]]), {"entity": "x", "as_of": "2020-01-01"})
     result["entity_sql"]["plan"] = [row[-1] for row in plan.fetchall()]
     if replay is not None:
@@ -193,7 +193,7 @@ def query_phase(db: str, spec: LedgerSpec, queries: int) -> dict[str, Any]:
         for _ in range(REPLAY_QUERIES):
             as_of = _random_day(rng, low, high)
             started = time.perf_counter()
-            replay(connection, as_of)
+            replay(as_of)
             times.append(time.perf_counter() - started)
         result["replay"] = latency_summary(times)
     connection.close()
@@ -234,7 +234,7 @@ def late_event_phase(db: str, spec: LedgerSpec) -> dict[str, Any]:
     rng = random.Random(spec.seed ^ 0x1A7E)
     connection = sqlite3.connect(f"file:{view}?mode=ro", uri=True, check_same_thread=False)
     low, high = _date_range(connection)
-    tables, lookup = _projection_tables(), _entity_lookup(_replay())
+    tables, lookup = _projection_tables(), _entity_lookup(_replay(db))
     trials = []
     with open_store(db) as store:
         for _ in range(LATE_EVENTS):

@@ -66,6 +66,7 @@ class Ledger:
             raise NoLedger(self.db)
         self._store: LedgerStore | None = None
         self._view: sqlite3.Connection | None = None
+        self._view_identity = 0
 
     # --- opening and closing ----------------------------------------------------------------
 
@@ -184,12 +185,17 @@ class Ledger:
         return "view" if self._current_view() is not None else "fold"
 
     def _current_view(self) -> sqlite3.Connection | None:
+        """A connection to the read model if it is current now (checked at every question: others may append)."""
         from ledger.readmodel import query
 
-        if self._view is None:
-            path = query.caught_up_view(self.db, self.view_path)
-            if path is not None:
-                self._view = query.open_view(path)
+        path = query.caught_up_view(self.db, self.view_path)
+        if path is None:
+            self._close_view()
+            return None
+        identity = os.stat(path).st_ino  # a rebuild replaces the file: then open the new one
+        if self._view is None or identity != self._view_identity:
+            self._close_view()
+            self._view, self._view_identity = query.open_view(path), identity
         return self._view
 
     def _engine(self, engine: Engine, recorded_before: int | str | None) -> Literal["fold", "view"]:
@@ -239,13 +245,15 @@ class Ledger:
         recorded_before: int | str | None = None,
         only: str | Iterable[str] | None = None,
         *,
+        entity: str | None = None,
         engine: Engine = "auto",
     ) -> State:
         """The state of every restriction, aid package, position and territory on ``as_of``.
 
         ``known_at``: only what had been reported by then; ``recorded_before``: only
         what the ledger held before that store position (or ISO timestamp) was
-        appended; ``only``: ``restrictions,aid,positions,territory`` or a list.
+        appended; ``only``: ``restrictions,aid,positions,territory`` or a list;
+        ``entity``: one entity only (``ID`` or ``projection:ID``), a millisecond lookup on the read model.
         """
         day, known, names = required_day(as_of), optional_day(known_at), projection_names(only)
         rb = int(recorded_before) if isinstance(recorded_before, str) and recorded_before.isdigit() else recorded_before
@@ -257,12 +265,14 @@ class Ledger:
             conn = self._view
             assert conn is not None  # _engine made sure of it
             through = query.recorded_through(conn, rb) if rb is not None else query.last_position(conn)
-            lists = query.replay(conn, day, known, names, through if rb is not None else None)
+            lists = query.replay(conn, day, known, names, through if rb is not None else None, entity)
             return State.model_validate({**header, "recorded_through": through, "event_count": query.event_count(conn, through), **lists})
         from ledger import timetravel
 
         events, through = self._events(rb)
         lists = timetravel.replay(events, day, known, names)
+        if entity is not None:
+            lists = {name: only_entity(name, states, entity) for name, states in lists.items()}
         return State.model_validate({**header, "recorded_through": through, "event_count": len(events), **lists})
 
     def audit(self, entity: str, as_of: str | date | None = None, known_at: str | date | None = None) -> Audit:
@@ -303,6 +313,14 @@ class Ledger:
         from ledger import timetravel
 
         return Timeline.model_validate({"entity": entity, "events": timetravel.timeline(self._events()[0], entity)})
+
+
+def only_entity(name: str, states: list[dict[str, Any]], entity: str) -> list[dict[str, Any]]:
+    """The states of one entity (``ID`` or ``projection:ID``) among one projection's states."""
+    from ledger.projections.selection import split_entity
+
+    projection, key = split_entity(entity)
+    return [state for state in states if state["id"] == key] if projection in (None, name) else []
 
 
 def ledger_exists(db: str) -> bool:

@@ -124,8 +124,10 @@ def error_console() -> Console:
 
 
 def emit_json(data: Any) -> None:
-    """Indented UTF-8 JSON on standard output (orjson: a whole replay of a big ledger is tens of MB)."""
-    encoded = orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE, default=str)
+    """Indented UTF-8 JSON on standard output, keys sorted so the same answer prints the same bytes whichever engine gave it."""
+    encoded = orjson.dumps(
+        data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE | orjson.OPT_SORT_KEYS, default=str
+    )
     out = getattr(sys.stdout, "buffer", None)
     if out is None:  # a text-only stream (an embedding program's): decode once
         sys.stdout.write(encoded.decode())
