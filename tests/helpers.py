@@ -546,7 +546,7 @@ def ledger_of(store: Any) -> Ledger:
 def replay(store: Any, as_of: Any, known_at: Any = None, recorded_before: Any = None, only: Any = None, *, engine: str = "fold") -> dict:
     """``Ledger.replay`` as JSON, from the fold engine unless ``engine`` says otherwise."""
     with ledger_of(store) as ledger:
-        return ledger.replay(as_of, known_at, recorded_before, only, engine=engine).model_dump(mode="json")  # type: ignore[arg-type]
+        return ledger.replay(as_of, known_at, recorded_before, only, engine=engine).model_dump(mode="json")  # type: ignore[arg-type]  # engine: a str naming an Engine literal
 
 
 def audit(store: Any, entity: str, as_of: Any = None, known_at: Any = None) -> dict:
@@ -556,12 +556,12 @@ def audit(store: Any, entity: str, as_of: Any = None, known_at: Any = None) -> d
 
 def diff(store: Any, start: Any, end: Any, known_at: Any = None, *, engine: str = "fold") -> dict:
     with ledger_of(store) as ledger:
-        return ledger.diff(start, end, known_at, engine=engine).model_dump(mode="json")  # type: ignore[arg-type]
+        return ledger.diff(start, end, known_at, engine=engine).model_dump(mode="json")  # type: ignore[arg-type]  # engine: a str naming an Engine literal
 
 
 def diff_known(store: Any, as_of: Any, known_at: Any, vs_known_at: Any, *, engine: str = "fold") -> dict:
     with ledger_of(store) as ledger:
-        return ledger.diff_known(as_of, known_at, vs_known_at, engine=engine).model_dump(mode="json")  # type: ignore[arg-type]
+        return ledger.diff_known(as_of, known_at, vs_known_at, engine=engine).model_dump(mode="json")  # type: ignore[arg-type]  # engine: a str naming an Engine literal
 
 
 def timeline(store: Any, entity: str | None = None) -> list[dict]:

@@ -129,7 +129,7 @@ def _dig(data: dict[str, Any], path: Sequence[str]) -> Any:
     for key in path:
         if not isinstance(data, dict):
             return None
-        data = data.get(key)  # type: ignore[assignment]
+        data = data.get(key)  # type: ignore[assignment]  # walking down: any JSON value
     return data
 
 

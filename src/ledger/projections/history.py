@@ -287,7 +287,7 @@ def group_by_entity(events: Iterable[dict[str, Any]]) -> dict[EntityKey, list[di
     grouped: dict[EntityKey, set[str]] = defaultdict(set)
     for event_id, forms in versions.items():
         for entity in {entity_of(form) for form in forms} - {None}:
-            grouped[entity].update(members[component[event_id]] if event_id in component else [event_id])  # type: ignore[index]
+            grouped[entity].update(members[component[event_id]] if event_id in component else [event_id])  # type: ignore[index]  # component maps every linked id; checked by the condition
     return {entity: [by_id[i] for i in sorted(with_corrections(ids, corrections))] for entity, ids in sorted(grouped.items())}
 
 

@@ -180,7 +180,7 @@ def amended_version(
     """The event after one more amendment, from the cache when it was computed before."""
     key = (event_id, (*applied, correction_id))
     if key not in cache:
-        cache[key] = amend(data, amended)  # type: ignore[assignment]
+        cache[key] = amend(data, amended)  # type: ignore[assignment]  # the cache holds None for amendments that do not validate
     return cache[key]
 
 

@@ -323,13 +323,13 @@ def replay_group(group: Group, events: dict[int, dict[str, Any]], batches: list[
         for position in positions:
             batch = batches[bisect_right(batches, position) - 1]
             if batch != current and arrived:
-                replay.arrive(current, arrived)  # type: ignore[arg-type]
+                replay.arrive(current, arrived)  # type: ignore[arg-type]  # current is set once a group has started
                 updates += 1
                 arrived = []
             current = batch
             arrived.append(events[position])
         if arrived:
-            replay.arrive(current, arrived)  # type: ignore[arg-type]
+            replay.arrive(current, arrived)  # type: ignore[arg-type]  # current is set once a group has started
             updates += 1
         version_rows.setdefault(entity.projection, []).extend(replay.rows())
         closed += len(replay.closed)
