@@ -90,3 +90,14 @@ def test_the_fold_and_the_read_model_print_the_same_json_on_the_corpus(clone):
     assert CliRunner().invoke(main, ["project"]).exit_code == 0
     for name, expected in folded.items():
         assert ask(ASKS[name][0], "json") == expected, name
+
+
+def test_show_says_when_an_event_is_amended_and_names_the_correction(ingested, monkeypatch):
+    monkeypatch.chdir(ingested)
+    if not (ingested / "ledger.db").exists():
+        assert CliRunner().invoke(main, ["ingest", "events"]).exit_code == 0
+    shown = json.loads(ask(["show", "ukraine-launches-kursk-incursion"], "json"))
+    assert shown["correction_status"]["status"] == "amended"
+    assert shown["correction_status"]["amended_by"] == ["fix-kursk-incursion-public-as-it-began"]
+    assert "AMENDED by fix-kursk-incursion-public-as-it-began" in ask(["show", "ukraine-launches-kursk-incursion"], "table")
+    assert json.loads(ask(["show", "biden-agrees-counter-fire-shift"], "json"))["correction_status"]["status"] == "as_recorded"

@@ -164,10 +164,14 @@ class Ledger:
         return [EventRecord.model_validate(browse.as_dict(recorded)) for recorded in browse.log(self.store, where)]
 
     def show(self, event_id: str) -> EventRecord:
-        """One recorded event whole; raises :class:`ledger.browse.UnknownEvent`."""
+        """One recorded event whole, and whether corrections retract or amend it; raises :class:`ledger.browse.UnknownEvent`."""
         from ledger import browse
+        from ledger.projections.visibility import corrections_of
 
-        return EventRecord.model_validate(browse.as_dict(browse.show(self.store, event_id)))
+        record = browse.as_dict(browse.show(self.store, event_id))
+        found = corrections_of(event_id, self._events()[0])
+        record["correction_status"] = {key: found[key] for key in ("status", "retracted_by", "amended_by", "corrections")}
+        return EventRecord.model_validate(record)
 
     def verify(self) -> Verification:
         """Recompute the hash chain over every stored event."""

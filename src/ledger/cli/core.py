@@ -152,6 +152,7 @@ def show(event_id: str, db: str, fmt: str) -> None:
         "recorded",
         "schema_version",
         "tags",
+        "correction_status",
     }
     fields += [
         (key, json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value)
@@ -161,6 +162,7 @@ def show(event_id: str, db: str, fmt: str) -> None:
     fields += [(f"link {rel}", ", ".join(targets)) for rel, targets in data.get("links", {}).items() if targets]
     if data.get("tags"):
         fields.append(("tags", ", ".join(data["tags"])))
+    fields.append(("corrected", correction_line(data["correction_status"])))
     rows = [
         (
             s.get("outlet"),
@@ -177,6 +179,15 @@ def show(event_id: str, db: str, fmt: str) -> None:
         table(None, ["field", "value"], fields),
         table("sources", ["outlet", "published", "document", "attribution", "who", "quote", "rating"], rows),
     )
+
+
+def correction_line(status: dict) -> str:
+    """Whether the record stands as recorded, or which corrections retract or amend it."""
+    if status["status"] == "retracted":
+        return f"RETRACTED by {', '.join(status['retracted_by'])}"
+    if status["status"] == "amended":
+        return f"AMENDED by {', '.join(status['amended_by'])} (the fields above are as recorded; replay and audit use the amended event)"
+    return "no: as recorded"
 
 
 @click.command()
