@@ -209,9 +209,9 @@ def actor_names(ledger: Ledger) -> dict[str, str]:
 
 def timeline_for_completion(ctx: click.Context) -> list[dict[str, Any]]:
     """The ledger's timeline rows, for completing ids; nothing when there is no ledger (or it fails)."""
-    import os
+    from ledger.settings import ledger_db
 
-    db = ctx.params.get("db") or os.environ.get("LEDGER_DB") or "ledger.db"
+    db = ctx.params.get("db") or ledger_db()
     if not Path(db).exists():
         return []
     from ledger.api import Ledger

@@ -10,7 +10,6 @@ output goes through a pager only on a terminal.
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 import sys
 from collections.abc import Sequence
@@ -176,14 +175,16 @@ def delimited(names: Sequence[str | Column], rows: Sequence[Sequence[Any]], deli
 
 
 def show(console: Console, renderables: Sequence[RenderableType]) -> None:
-    """Print, through a pager when on a terminal and longer than the screen (``LESS=-R`` keeps colours)."""
+    """Print, through a pager when on a terminal and longer than the screen (click's pager keeps colours)."""
     if console.is_terminal and sys.stdin.isatty():
         lines = sum(len(console.render_lines(item, pad=False)) for item in renderables)
         if lines > shutil.get_terminal_size().lines - 1:
-            os.environ.setdefault("LESS", "-FRX")
-            with console.pager(styles=True):
+            import click
+
+            with console.capture() as captured:
                 for item in renderables:
                     console.print(item)
+            click.echo_via_pager(captured.get(), color=True)
             return
     for item in renderables:
         console.print(item)
