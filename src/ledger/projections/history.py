@@ -210,6 +210,11 @@ def plain_events(events: list[dict[str, Any]]) -> set[str]:
 
     Links and targets an amendment would introduce count too.
     """
+    return {data["id"] for data in events} - linked_ids(events)
+
+
+def linked_ids(events: Iterable[dict[str, Any]]) -> set[str]:
+    """Ids a correction or an alternative account links, those an amendment would link included."""
     linked: set[str] = set()
     for data in events:
         forms = [data]
@@ -222,7 +227,7 @@ def plain_events(events: list[dict[str, Any]]) -> set[str]:
             others = (form.get("links") or {}).get("alternative_account_of") or []
             if others:
                 linked.update((data["id"], *others))
-    return {data["id"] for data in events} - linked
+    return linked
 
 
 def history(entity_events: Iterable[dict[str, Any]], entity: EntityKey | tuple[str, str]) -> list[Version]:

@@ -26,7 +26,7 @@ from ledger import settings
 from ledger.dates import OPEN_START
 from ledger.projections.base import EntityKey
 from ledger.projections.fold import Unit, build_units
-from ledger.projections.history import RowBook, ValidSweep, Version, known_slices
+from ledger.projections.history import RowBook, ValidSweep, Version, known_slices, linked_ids
 from ledger.projections.state import PROJECTIONS
 from ledger.projections.visibility import AmendmentCache, known_resolved, public_day, resolve
 from ledger.readmodel.rows import json_text
@@ -90,12 +90,9 @@ class EntityHistory:
         return history
 
     def _track(self, data: dict[str, Any]) -> None:
-        """Note the event's id, and the ids it links by a correction or an alternative account."""
+        """Note the event's id, and the ids it links by a correction or an alternative account (or would, once amended)."""
         self.ids.add(data["id"])
-        if data["kind"] == "correction":
-            self.linked.update((data["id"], data["corrects"]))
-        for other in (data.get("links") or {}).get("alternative_account_of", []):
-            self.linked.update((data["id"], other))
+        self.linked.update(linked_ids([data]))  # as the fold's history decides, an amendment's links included
 
     @property
     def size(self) -> int:
