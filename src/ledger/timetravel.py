@@ -117,7 +117,7 @@ def audit(events: list[dict[str, Any]], entity: str, as_of: date | None = None, 
     corrections = {data["id"]: data for data in visible_events(events, known) if data["kind"] == "correction"}
     steps = []
     for index, unit in enumerate(shown):
-        if index == len(shown) - 1:  # the last step is the state replay gives, certainty and alternatives included
+        if index == len(shown) - 1 or not count:  # the state replay gives; open starts that may have happened come as one
             state_after = state_of_units(projection, key.key, units, on) or {}
         else:
             state_after = render(projection, key.key, units, fold(shown[: index + 1], projection.tracked), on)
