@@ -5,23 +5,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 
 import pytest
 
-from helpers import corpus_store
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from helpers import corpus_store, serving
 
 
 def fetch(url: str, data: bytes | None = None) -> tuple[int, str]:
@@ -33,39 +23,11 @@ def fetch(url: str, data: bytes | None = None) -> tuple[int, str]:
         return error.code, error.read().decode()
 
 
-def wait_until_answering(url: str, process: subprocess.Popen, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"ledger serve exited early: {process.stdout.read()}")
-        try:
-            fetch(url)
-            return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.2)
-    raise AssertionError(f"nothing answered at {url} within {seconds}s")
-
-
 @pytest.fixture
 def server(db, tmp_path):
     corpus_store(db)
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ledger", "serve", "--db", db, "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "LEDGER_VIEW_DB": str(tmp_path / "ledger.view.db")},
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_answering(base + "/-/versions.json", process)
+    with serving(db, str(tmp_path / "ledger.view.db"), seconds=30) as (base, process):
         yield base, process
-    finally:
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGTERM)
-            process.wait(timeout=10)
-        process.stdout.close()
 
 
 def test_ledger_serve_answers_pages_and_canned_queries_and_refuses_writes(server, tmp_path):
