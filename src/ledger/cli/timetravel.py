@@ -29,7 +29,7 @@ from ledger.cli.output import (
 from ledger.cli.terminal import Column, Layout, Tabular
 
 if TYPE_CHECKING:
-    from ledger.results import Audit, Diff, State, Timeline
+    from ledger.results import Audit, Diff, Timeline
 
 FORMATS = ("table", "json", "markdown", "csv", "tsv")
 
@@ -200,10 +200,9 @@ def diff_rows(result: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
-def emit_state(state: State, fmt: str, names: dict[str, str] | None = None) -> None:
-    """A replay's states as JSON, or one table per projection (terminal, Markdown, CSV or TSV);
+def emit_state(result: dict[str, Any], fmt: str, names: dict[str, str] | None = None) -> None:
+    """A replay's answer (``State`` as JSON data) as JSON, or one table per projection (terminal, Markdown, CSV or TSV);
     ``names`` (actor id to name) are shown beside the actors' ids in the tables people read."""
-    result = state.model_dump(mode="json")
     if fmt == "json":
         emit_json(result)
         return
@@ -316,8 +315,8 @@ def replay(as_of: str, known_at: str | None, recorded_before: str | None, only: 
       ledger replay --as-of 2024-06-01 --format markdown
     """
     with open_ledger(db, view) as ledger:
-        state = ledger.replay(as_of, known_at, recorded_before, only)
-        names = actor_names(ledger) if fmt in ("table", "markdown") and state.positions else {}
+        state = ledger.replay_json(as_of, known_at, recorded_before, only)
+        names = actor_names(ledger) if fmt in ("table", "markdown") and state.get("positions") else {}
     emit_state(state, fmt, names)
 
 
