@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.text import Text
 
 from ledger.cli.output import (
     UserError,
@@ -26,9 +25,9 @@ from ledger.cli.output import (
     user_errors,
     view_option,
 )
-from ledger.cli.terminal import Column, Layout, Tabular
 
 if TYPE_CHECKING:
+    from ledger.cli.terminal import Layout
     from ledger.results import Audit, Diff, Timeline
 
 FORMATS = ("table", "json", "markdown", "csv", "tsv")
@@ -48,6 +47,8 @@ def emit_tables(sections: list[tuple[str, list[str], list[list[Any]]]], fmt: str
             parts.append(f"## {title}\n\n" + (markdown_table(columns, rows) if rows else "(none)"))
         click.echo("\n\n".join(parts))
         return
+    from rich.text import Text
+
     shown: list[Any] = [Text(heading)]
     for title, columns, rows in sections:
         shown.append(table(title, columns, rows) if rows else Text(f"{title}: (none)"))
@@ -254,12 +255,18 @@ def emit_timeline(found: Timeline, fmt: str) -> None:
     if fmt != "table":
         emit_tables([(f"{len(rows)} event(s)", columns, cells)], fmt, heading)
         return
+    from rich.text import Text
+
+    from ledger.cli.terminal import Tabular
+
     emit(Text(heading), Tabular(f"{len(rows)} event(s)", timeline_layouts(rows, bool(entity))))
 
 
 def timeline_layouts(rows: list[dict[str, Any]], related: bool) -> list[Layout]:
     """One line per event at any width: the summary is cut to what is left, and narrower terminals
     drop the report date, then the kind, and show the day an uncertain date starts (``2024-05-13…``)."""
+    from ledger.cli.terminal import Column
+
     extra = ["relation"] if related else []
     layouts = [
         ["occurred", "reported", "kind", "id", *extra, "summary"],
