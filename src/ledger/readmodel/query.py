@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -52,17 +53,19 @@ def replay(
     names: list[str],
     recorded_through: int | None = None,
     entity: str | None = None,
-) -> dict[str, list[dict[str, Any]]]:
+    decode: Callable[[str], Any] = orjson.loads,
+) -> dict[str, list[Any]]:
     """The states of the projections in ``names`` on ``as_of``, from the read model.
 
     - ``known_at``: only what had been reported by then (None: everything known);
     - ``recorded_through`` P: the read model as it stood after store position P (None: now);
-    - ``entity``: one entity only (``ID`` or ``projection:ID``), for millisecond lookups.
+    - ``entity``: one entity only (``ID`` or ``projection:ID``), for millisecond lookups;
+    - ``decode``: what to make of each state's stored JSON text (parsed by default).
     """
     params = {"as_of": as_of.isoformat(), "known_at": known_at.isoformat() if known_at else None, "recorded_through": recorded_through}
     condition = as_of_condition(known_at is not None, recorded_through is not None)
     projection, key = split_entity(entity) if entity is not None else (None, "")
-    result: dict[str, list[dict[str, Any]]] = {}
+    result: dict[str, list[Any]] = {}
     for name in names:
         table = HISTORY_TABLES[name].table
         if entity is None:
@@ -73,7 +76,7 @@ def replay(
             states = latest_state(conn, table, key, as_of.isoformat())
         else:
             states = conn.execute(f"SELECT state FROM {table} WHERE {condition} AND entity = :entity", {**params, "entity": key}).fetchall()
-        result[name] = [orjson.loads(state) for (state,) in states]
+        result[name] = [decode(state) for (state,) in states]
     return result
 
 
