@@ -16,6 +16,7 @@ that both engines agree field by field.
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import os
@@ -292,11 +293,11 @@ class Ledger:
         appended; ``only``: ``restrictions,aid,positions,territory`` or a list;
         ``entity``: one entity only (``ID`` or ``projection:ID``), a millisecond lookup on the read model.
         """
-        from ledger.results import State
-
         answer, _ = self._replay(as_of, known_at, recorded_before, only, entity, engine)
+        if entity is not None:  # a few objects: no collection to pause
+            return state_model().model_validate(answer)
         with collection_paused():
-            return State.model_validate(answer)
+            return state_model().model_validate(answer)
 
     def replay_json(
         self,
@@ -320,10 +321,10 @@ class Ledger:
         answer, engine_used = self._replay(as_of, known_at, recorded_before, only, entity, engine, str if raw else orjson.loads)
         if engine_used == "view":
             return answer
-        from ledger.results import PROJECTION_LISTS, State
+        from ledger.results import PROJECTION_LISTS
 
         with collection_paused():
-            data = State.model_validate(answer).model_dump(mode="json")
+            data = state_model().model_validate(answer).model_dump(mode="json")
         if raw:
             for name in PROJECTION_LISTS:
                 if name in data:
@@ -354,8 +355,12 @@ class Ledger:
             current = self._current
             assert current is not None and current.conn is not None  # _engine made sure of it
             through = query.recorded_through(current.conn, rb) if rb is not None else current.position
-            with collection_paused():
-                lists = query.replay(current.conn, day, known, names, through if rb is not None else None, entity, decode)
+            asked = (current.conn, day, known, names, through if rb is not None else None, entity, decode)
+            if entity is not None:  # a few objects: no collection to pause
+                lists = query.replay(*asked)
+            else:
+                with collection_paused():
+                    lists = query.replay(*asked)
             return {**header, "recorded_through": through, "event_count": query.event_count(current.position, through), **lists}, "view"
         from ledger import timetravel
 
@@ -406,6 +411,14 @@ class Ledger:
         from ledger.results import Timeline
 
         return Timeline.model_validate({"entity": entity, "events": timetravel.timeline(self._events()[0], entity)})
+
+
+@functools.cache
+def state_model() -> type[State]:
+    """:class:`~ledger.results.State`, imported on first use: answers printed as JSON never load pydantic."""
+    from ledger.results import State
+
+    return State
 
 
 @contextmanager
