@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
-from itertools import chain, islice
+from itertools import chain, islice, repeat
 from pathlib import Path
 from typing import Any
 
@@ -494,7 +494,8 @@ class _Append:
         self.targets |= chunk.targets
         recorded = self.store.content_hashes([ids[k] for k in fresh], [chunk.entries[k] for k in fresh]) if fresh else {}
         if not recorded and len(fresh) == len(ids):
-            self.new.extend(map(chunk.prepared, range(len(ids))))
+            bodies = chunk.bodies or repeat(b"")
+            self.new.extend(map(PreparedEvent, ids, chunk.canonical, chunk.entries, chunk.digests, bodies, repeat(chunk.dictionary)))
             return
         for k in fresh:
             event_id = ids[k]
