@@ -8,6 +8,7 @@ that from the orchestrator and returns the result.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import subprocess
 import sys
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.generate import LedgerSpec
-from benchmarks.measure import peak_rss_mb
+from benchmarks.measure import DescendantsPeak, peak_rss_mb
 
 
 class PhaseError(RuntimeError):
@@ -43,10 +44,22 @@ def call_phase(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
     if "spec" in arguments:
         arguments["spec"] = LedgerSpec(**arguments["spec"])
     commit = commit_of_checkout()  # the tree is shared and changes: say which code measured this
-    result = _phases()[name](**arguments)
+    with DescendantsPeak() as workers:
+        result = _phases()[name](**arguments)
+        workers.sample()  # the workers' high-water marks before they are stopped
+        _end_workers()
     result["peak_rss_mb"] = peak_rss_mb()
+    result["workers_peak_rss_mb"] = workers.peak_mb  # the largest of its worker processes
     result["commit"] = commit
     return result
+
+
+def _end_workers() -> None:
+    """Stop the phase's worker processes and wait for them, so their peak memory is counted."""
+    if "ledger.ingest" in sys.modules:
+        sys.modules["ledger.ingest"].stop_workers()
+    for child in multiprocessing.active_children():
+        child.join(timeout=30)
 
 
 def commit_of_checkout() -> str:

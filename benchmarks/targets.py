@@ -37,26 +37,35 @@ class Target:
 
 
 def targets(small: int, large: int) -> list[Target]:
-    """Every row of the results table, in order; ``small`` and ``large`` are the two ledger sizes queried."""
+    """Every row of the results table, in order; ``small`` and ``large`` are the two ledger sizes queried.
+
+    The bounds are issue 15's, as ratios measured in the same run wherever the
+    machine's speed would otherwise decide (absolute rates are shown for scale).
+    """
     s, n = _count(small), _count(large)
     return [
-        Target("ingest_events_per_s", "ingest, validation + hash chain", 100_000, unit=" ev/s"),
-        Target("raw_executemany_events_per_s", "raw sqlite3 executemany, same bytes", None, unit=" ev/s"),
-        Target("ingest_vs_raw", "ingest ÷ raw executemany", 0.4, unit="×", digits=2),
-        Target("rebuild_events_per_s", f"read-model rebuild at {n}", 200_000, unit=" ev/s"),
+        Target("ingest_events_per_s", "ingest, validation + hash chain", None, unit=" ev/s"),
+        Target("raw_executemany_events_per_s", "raw sqlite3 executemany, same rows", None, unit=" ev/s"),
+        Target("ingest_vs_raw", "ingest ÷ raw executemany, machine idle", 0.5, unit="×", digits=2),
+        Target("ingest_vs_raw_busy", "ingest ÷ raw executemany, one core busy", 0.3, unit="×", digits=2),
+        Target("chain_bytes_per_event", "hash chain on disk per event", 80, at_least=False, unit=" B"),
+        Target("rebuild_events_per_s", f"read-model rebuild at {n}", None, unit=" ev/s"),
+        Target("rebuild_raw_events_per_s", f"its rows written raw at {n}", None, unit=" ev/s"),
+        Target("rebuild_vs_raw", f"rebuild ÷ raw rows at {n}", 0.5, unit="×", digits=2),
         Target("rebuild_events_per_s_small", f"read-model rebuild at {s}", None, unit=" ev/s"),
-        Target("query_p50_ms_small", f"as-of query p50 at {s}", 5, at_least=False, unit=" ms", digits=2),
-        Target("query_p99_ms_small", f"as-of query p99 at {s}", 20, at_least=False, unit=" ms", digits=2),
-        Target("query_p50_ms", f"as-of query p50 at {n}", 5, at_least=False, unit=" ms", digits=2),
-        Target("query_p99_ms", f"as-of query p99 at {n}", 20, at_least=False, unit=" ms", digits=2),
-        Target("query_growth", f"p50 at {n} ÷ p50 at {s} (flat: ≤ 1.25)", 1.25, at_least=False, unit="×", digits=2),
+        Target("rebuild_linearity", f"rebuild rate at {n} ÷ at {s} (linear: ≥ 0.8)", 0.8, unit="×", digits=2),
+        Target("query_p50_ms_small", f"as-of query p50 at {s}", None, unit=" ms", digits=3),
+        Target("query_p99_ms_small", f"as-of query p99 at {s}", None, unit=" ms", digits=3),
+        Target("query_p50_ms", f"as-of query p50 at {n}", 0.022, at_least=False, unit=" ms", digits=3),
+        Target("query_p99_ms", f"as-of query p99 at {n}", 0.040, at_least=False, unit=" ms", digits=3),
+        Target("query_growth", f"p50 at {n} ÷ p50 at {s}", None, unit="×", digits=2),
         Target("replay_p50_ms", f"whole-state replay() p50 at {n}", None, unit=" ms", digits=1),
         Target("late_event_ms", "late event: append → visible", 20, at_least=False, unit=" ms", digits=1),
         Target("cli_replay_s", "ledger replay --as-of D, whole process", 0.5, at_least=False, unit=" s", digits=2),
         Target("python_startup_s", "python -c pass, for scale", None, unit=" s", digits=2),
-        Target("peak_rss_mb", "peak RSS, largest phase", 500, at_least=False, unit=" MB"),
+        Target("peak_rss_mb", "peak RSS, largest phase (workers included)", 500, at_least=False, unit=" MB"),
         Target("disk_bytes_per_event", "store on disk per event", 1024, at_least=False, unit=" B"),
-        Target("view_bytes_per_event", "read model on disk per event", None, unit=" B"),
+        Target("view_bytes_per_event", "read model on disk per event", 1500, at_least=False, unit=" B"),
         Target("by_the_book_events_per_s", "by the book: Application.save", None, unit=" ev/s"),
         Target("ingest_vs_by_the_book", "ingest ÷ by the book", None, unit="×", digits=1),
         Target("by_the_book_query_p50_ms", "by the book: repository.get as-of p50", None, unit=" ms", digits=2),

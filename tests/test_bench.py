@@ -81,11 +81,15 @@ def test_small_benchmark_run_completes_with_well_formed_json(tmp_path) -> None:
     assert {"date", "machine", "spec", "sizes", "phases", "headline", "targets"} <= set(data)
     assert data["sizes"] == {"small": 200, "large": 2000}
     assert data["phases"]["ingest"]["events"] == 2000
-    for key in ("ingest_events_per_s", "raw_executemany_events_per_s", "ingest_vs_raw", "peak_rss_mb",
-                "disk_bytes_per_event", "by_the_book_events_per_s", "by_the_book_query_p50_ms"):  # fmt: skip
+    for key in ("ingest_events_per_s", "raw_executemany_events_per_s", "ingest_vs_raw", "ingest_vs_raw_busy",
+                "chain_bytes_per_event", "peak_rss_mb", "disk_bytes_per_event", "by_the_book_events_per_s",
+                "by_the_book_query_p50_ms"):  # fmt: skip
         assert isinstance(data["headline"][key], (int, float)) and data["headline"][key] > 0, key
     for value in data["headline"].values():
         assert value is None or value > 0
+    assert data["phases"]["ingest_busy"]["events"] == 2000  # the same ledger, beside a busy loop
+    assert data["phases"]["ingest"]["workers_peak_rss_mb"] > 0  # the validation workers were seen
+    assert not list((out / "busy").glob("*.db"))  # its stores are not kept
     assert [row["key"] for row in data["targets"]] == [t.key for t in targets(200, 2000)]
     for row in data["targets"]:
         assert row["met"] in (True, False, None)
@@ -118,3 +122,15 @@ def test_the_benchmark_is_not_part_of_the_installed_package() -> None:
     assert not (Path(ledger.__file__).parent / "bench").exists()
     result = CliRunner().invoke(main, ["bench"])
     assert result.exit_code == 2 and "No such command" in result.output
+
+
+def test_peak_memory_counts_worker_processes(tmp_path) -> None:
+    from benchmarks.measure import DescendantsPeak
+
+    grow = "x = bytearray(150 * 2**20); x[::4096] = b'1' * len(x[::4096]); import time; time.sleep(0.3)"
+    with DescendantsPeak(interval=0.05) as peak:
+        subprocess.run([sys.executable, "-c", grow], check=True)
+    assert peak.peak_mb > 150
+    with DescendantsPeak(interval=0.05) as idle:
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+    assert idle.peak_mb < 150

@@ -158,3 +158,33 @@ def test_an_event_cannot_link_to_itself(store, ledger_dir):
     with pytest.raises(IngestError) as caught:
         ingest_paths(store, [ledger_dir])
     assert [(p.event_id, p.field, p.reason) for p in caught.value.problems] == [("loop", "links.part_of", "an event cannot link to itself")]
+
+
+def test_order_warnings_read_only_the_new_events_entities_and_say_what_the_whole_ledger_check_says(tmp_path, ledger_dir):
+    from helpers import change, day
+    from ledger import Ledger
+    from ledger.projections.ordering import order_warnings
+
+    old = [
+        change("may-ban", "r1", "prohibited", "2024-05-30", day(40)),
+        change("april-ban", "r1", "prohibited", "2024-04-02", day(40)),
+        change("other-ban", "r2", "prohibited", "2024-05-30", day(40)),
+        change("ban-retracted", "r1", "prohibited", "2024-05-30", day(41)),
+    ]
+    old.append(make_event("retraction", "correction", corrects="ban-retracted", action="retract", reason="misreported"))
+    later = [
+        change("ban-lifted", "r1", "permitted", "../2024-11-17", "2024-11-18"),
+        change("r2-lifted", "r2", "permitted", "2024-05", day(50)),
+    ]
+    write_events(ledger_dir / "old.yaml", old)
+    expected = order_warnings(later, old)
+    assert any("may-ban" in w for w in expected) and any("other-ban" in w for w in expected)
+    assert not any("ban-retracted" in w for w in expected)  # retracted: no longer in the entity's history
+    for project in (True, False):  # with the read model's entity index, and by reading every stored event
+        folder = tmp_path / f"project-{project}"
+        folder.mkdir()
+        with Ledger(str(folder / "ledger.db"), create=True) as ledger:
+            assert ledger.ingest([ledger_dir], project=project).warnings == []
+            write_events(ledger_dir / "later.yaml", later)
+            assert sorted(ledger.ingest([ledger_dir], project=project).warnings) == sorted(expected)
+            (ledger_dir / "later.yaml").unlink()

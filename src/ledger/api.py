@@ -16,6 +16,7 @@ that both engines agree field by field.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
@@ -110,7 +111,37 @@ class Ledger:
         report = ingest_paths(self.store, [os.fspath(path) for path in paths], progress=progress)
         if project and report.appended:
             self._catch_up_quietly()
+        report.warnings.extend(self._order_warnings(report.positions))
         return report
+
+    def _order_warnings(self, positions: Sequence[int]) -> list[str]:
+        """The order warnings of the events just recorded at ``positions`` (:mod:`ledger.projections.ordering`).
+
+        Only the events of the new events' entities can be in an undetermined
+        order against them: a current read model names those (its
+        ``entity_events`` index), and only they are read from the store. Without
+        one (``--no-project``, or it could not catch up) every stored event is read,
+        on ledgers small enough for that.
+        """
+        from ledger.projections.ordering import order_warnings, order_warnings_from_store
+        from ledger.readmodel.query import current_view, open_view
+
+        if not positions:
+            return []
+        new = list(self.store.events_at(positions).values())
+        view = current_view(self.db, self.view_path)
+        if view is None:
+            return order_warnings_from_store(self.store, new)
+        conn = open_view(view)
+        try:
+            related = conn.execute(
+                "SELECT DISTINCT e.position FROM entity_events n JOIN entity_events e ON e.projection = n.projection AND e.entity = n.entity "
+                "WHERE n.event_id IN (SELECT value FROM json_each(?))",
+                (json.dumps([data["id"] for data in new]),),
+            ).fetchall()
+        finally:
+            conn.close()
+        return order_warnings(new, self.store.events_at(position for (position,) in related).values())
 
     def ingest_events(self, events: Iterable[dict[str, Any]], registry: dict[str, Sequence[dict[str, Any]]] | None = None) -> IngestReport:
         """Validate and append events given as dicts (and registry entries by kind), all or nothing."""
@@ -119,6 +150,7 @@ class Ledger:
         report = ingest_dicts(self.store, list(events), registry)
         if report.appended:
             self._catch_up_quietly()
+        report.warnings.extend(self._order_warnings(report.positions))
         return report
 
     def project(self, rebuild: bool = False, progress: Callable[[int, int], None] | None = None) -> ProjectionReport:

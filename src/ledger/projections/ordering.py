@@ -14,8 +14,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
-import orjson
-
 from ledger.projections.fold import Unit
 from ledger.projections.state import PROJECTIONS
 from ledger.projections.visibility import resolve
@@ -75,23 +73,24 @@ def order_warnings(new_events: Iterable[dict[str, Any]], existing_events: Iterab
 
 
 ORDER_CHECK_EVENTS = 50_000
-"""Ledgers up to this many events have each ingest's new events checked (the check reads every stored event)."""
+"""Without the read model's entity index, ledgers up to this many events have new events checked (reading every stored event)."""
 
 
 class EventSource(Protocol):
-    """What :func:`appended_order_warnings` reads: a store's event count and its events."""
+    """What :func:`order_warnings_from_store` reads: a store's event count and its events."""
 
     def count(self) -> int: ...
 
     def iter_events(self) -> Iterable[Any]: ...
 
 
-def appended_order_warnings(store: EventSource, appended: Sequence[bytes]) -> list[str]:
-    """:func:`order_warnings` for events just appended (their canonical bytes) to ``store``, read through its methods.
+def order_warnings_from_store(store: EventSource, new_events: Sequence[dict[str, Any]]) -> list[str]:
+    """:func:`order_warnings` for events just appended to ``store``, against every stored event.
 
-    Skipped on ledgers of more than :data:`ORDER_CHECK_EVENTS` events, where
-    reading them all on every ingest would cost more than the ingest.
+    For when no read model can name the new events' entities: reading the whole
+    ledger costs more than the ingest beyond :data:`ORDER_CHECK_EVENTS` events,
+    so larger ledgers are not checked this way.
     """
-    if not appended or store.count() > ORDER_CHECK_EVENTS:
+    if not new_events or store.count() > ORDER_CHECK_EVENTS:
         return []
-    return order_warnings([orjson.loads(data) for data in appended], (recorded.data for recorded in store.iter_events()))
+    return order_warnings(new_events, (recorded.data for recorded in store.iter_events()))
