@@ -111,7 +111,7 @@ def rebuild_phase(db: str, budget_s: float | None = None) -> dict[str, Any]:
     except _OutOfTime:
         finished = False
     seconds = time.perf_counter() - started
-    done = curve[-1][0] if curve else 0
+    done = events if finished else (curve[-1][0] if curve else 0)
     disk = disk_usage(view)
     raw = _raw_rebuild_apart(view) if finished else {}
     return {
