@@ -178,3 +178,62 @@ def test_a_stream_gives_the_same_chain_as_one_ingest(tmp_path):
     with fresh_store(tmp_path / "stream.db") as store:
         report = ingest_stream(store, iter(EVENTS), batch=700, workers=1)
         assert len(report.appended) == len(EVENTS) and store.head() == head
+
+
+def test_validation_also_gives_the_entry_ids_hashes_and_state_bodies_the_store_would_compute(tmp_path):
+    import hashlib
+
+    from ledger.ingest import ChunkTask, check_chunk
+    from ledger.store import STATE_HEADER, entry_hex
+
+    with fresh_store(tmp_path / "ledger.db") as store:
+        store.append(EVENTS[:1_000])  # the store trains its dictionary
+        dictionary = store.compression_dictionary()
+        assert dictionary is not None
+        (chunk,) = check_chunk(ChunkTask("items", "feed", EVENTS[1_000:1_100], dictionary=dictionary))
+        codec = store.backend.codec  # type: ignore[attr-defined]
+        assert chunk.dictionary == dictionary[0] and len(chunk.bodies) == 100
+        for k, canonical in enumerate(chunk.canonical):
+            assert chunk.entries[k] == entry_hex(chunk.ids[k])
+            assert chunk.digests[k] == hashlib.sha256(canonical).digest()
+            assert chunk.bodies[k] == codec.encode(canonical, 0, dictionary[0])[STATE_HEADER.size :]
+
+
+def test_a_stream_whose_workers_compress_stores_the_bytes_the_store_compresses_itself(tmp_path, monkeypatch):
+    import sqlite3
+
+    import orjson
+
+    from ledger.ingest import ChunkTask, check_chunk
+    from ledger.store import STATE_HEADER, StateCodec
+
+    given_bodies = []
+    states = StateCodec.states
+
+    def spy(codec, prepared, dictionary_id, recorded_us):
+        if prepared:
+            given_bodies.append(sum(1 for event in prepared if event.body and event.dictionary == dictionary_id))
+        return states(codec, prepared, dictionary_id, recorded_us)
+
+    monkeypatch.setattr(StateCodec, "states", spy)
+    for workers in (1, 0):
+        with fresh_store(tmp_path / f"stream-{workers}.db") as store:
+            ingest_stream(store, iter(EVENTS[:1_000]), workers=workers)  # the store trains its dictionary
+            ingest_stream(store, iter(EVENTS[1_000:]), batch=1_000, workers=workers)  # ... which the workers are given
+            head = store.head()
+            assert store.verify().ok
+    assert given_bodies == [0, 1_000, 1_000] * 2
+    (checked,) = check_chunk(ChunkTask("items", "feed", EVENTS))
+    valid = [orjson.loads(canonical) for canonical in checked.canonical]  # as validation leaves them, without bodies
+    with fresh_store(tmp_path / "here.db") as store:
+        for start in range(0, len(valid), 1_000):
+            store.append(valid[start : start + 1_000])
+        assert store.head() == head
+    bodies = []
+    for name in ("stream-1.db", "stream-0.db", "here.db"):
+        with sqlite3.connect(tmp_path / name) as conn:
+            rows = conn.execute("SELECT originator_id, state FROM stored_events ORDER BY rowid")
+            bodies.append([(entry, state[1:3], state[STATE_HEADER.size :]) for entry, state in rows])
+    assert bodies[0] == bodies[1] == bodies[2] and len(bodies[0]) == len(EVENTS)
+    with open_store(str(tmp_path / "stream-1.db")) as store:
+        assert [recorded.data for recorded in store.events(1)] == valid

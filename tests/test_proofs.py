@@ -72,8 +72,9 @@ def rewrite_event(db: str, position: int, change: Callable[[dict[str, Any]], Non
     """Change the event at ``position`` in place, then recompute its hashes, the chain after it and its leaf: a consistent rewrite."""
     conn = without_triggers(db)
     codec = StateCodec(lambda: conn.execute("SELECT id, dictionary FROM ledger_codec").fetchall())
-    state, recorded_at = conn.execute(
-        "SELECT s.state, c.recorded_at FROM stored_events s JOIN ledger_chain c ON c.position = s.rowid WHERE s.rowid = ?", (position,)
+    state = conn.execute("SELECT state FROM stored_events WHERE rowid = ?", (position,)).fetchone()[0]
+    (recorded_at,) = conn.execute(
+        "SELECT recorded_at FROM ledger_chain_batches WHERE batch <= ? ORDER BY batch DESC LIMIT 1", (position,)
     ).fetchone()
     event = orjson.loads(codec.canonical(state))
     change(event)
@@ -85,14 +86,10 @@ def rewrite_event(db: str, position: int, change: Callable[[dict[str, Any]], Non
         (merkle.leaf_hash(event_leaf_input(canonical, position, recorded_at)), position),
     )
     previous = conn.execute("SELECT chain_hash FROM ledger_chain WHERE position = ?", (position - 1,)).fetchone()
-    chain = bytes.fromhex(previous[0]) if previous else bytes(32)
+    chain = previous[0] if previous else bytes(32)
     for at, stored in conn.execute("SELECT rowid, state FROM stored_events WHERE rowid >= ? ORDER BY rowid", (position,)).fetchall():
-        data = codec.canonical(stored)
-        chain = hashlib.sha256(chain + data).digest()
-        conn.execute(
-            "UPDATE ledger_chain SET content_hash = ?, chain_hash = ? WHERE position = ?",
-            (hashlib.sha256(data).hexdigest(), chain.hex(), at),
-        )
+        chain = hashlib.sha256(chain + codec.canonical(stored)).digest()
+        conn.execute("UPDATE ledger_chain SET chain_hash = ? WHERE position = ?", (chain, at))
     conn.close()
 
 
@@ -102,6 +99,7 @@ def truncate(db: str, keep: int) -> None:
     first_gone = conn.execute("SELECT MIN(leaf) FROM ledger_log WHERE position > ?", (keep,)).fetchone()[0]
     conn.execute("DELETE FROM stored_events WHERE rowid > ?", (keep,))
     conn.execute("DELETE FROM ledger_chain WHERE position > ?", (keep,))
+    conn.execute("DELETE FROM ledger_chain_batches WHERE batch > ?", (keep,))
     conn.execute("DELETE FROM ledger_log WHERE leaf >= ?", (first_gone,))
     conn.close()
 
@@ -168,7 +166,10 @@ def test_replace_into_the_stored_events_is_refused(signed: dict[str, str]) -> No
         "REPLACE INTO stored_events (rowid, originator_id, originator_version, topic, state) "
         "SELECT rowid, originator_id || 'x', originator_version, topic, state FROM stored_events WHERE rowid = 3",
         "REPLACE INTO ledger_chain SELECT * FROM ledger_chain WHERE position = 3",
-        "INSERT INTO ledger_chain SELECT position + 1000, event_id, content_hash, chain_hash, recorded_at, batch FROM ledger_chain WHERE position = 3",
+        "INSERT INTO ledger_chain SELECT position + 1000, chain_hash FROM ledger_chain WHERE position = 3",  # no event there
+        "REPLACE INTO ledger_chain_batches SELECT * FROM ledger_chain_batches WHERE batch = 1",
+        "UPDATE ledger_chain_batches SET recorded_at = '2000-01-01T00:00:00+00:00'",
+        "DELETE FROM ledger_chain_batches",
         "REPLACE INTO ledger_log SELECT * FROM ledger_log WHERE leaf = 3",
         "UPDATE ledger_log SET hash = zeroblob(32) WHERE leaf = 3",
         "DELETE FROM ledger_log WHERE leaf = (SELECT MAX(leaf) FROM ledger_log)",

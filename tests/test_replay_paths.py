@@ -3,13 +3,27 @@
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
+from helpers import corpus_store
+from ledger.api import Ledger
 from ledger.cli import main
+from ledger.readmodel import project
 from ledger.readmodel.query import current_view
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 CONTRACT = ("restrictions", "aid_packages", "positions", "territory")
+
+
+@pytest.fixture(scope="module")
+def corpus_ledger(tmp_path_factory):
+    """The corpus ledger with its read model current, open."""
+    db = str(tmp_path_factory.mktemp("corpus") / "ledger.db")
+    corpus_store(db)
+    project(db)
+    with Ledger(db) as ledger:
+        yield ledger
 
 
 def replay(db, *args):
@@ -54,3 +68,112 @@ def test_a_read_model_that_is_behind_is_caught_up_before_it_answers(tmp_path, le
     assert current_view(db) is not None
     earlier = replay(db, "--as-of", "2024-06-02", "--recorded-before", "2")
     assert earlier["restrictions"][0]["status"] == "prohibited"
+
+
+# --- a Ledger kept open stays current: what others write shows in its next answer ------------------
+
+
+def decision(event_id: str, status: str, day: str) -> dict:
+    from conftest import make_event
+
+    return make_event(event_id, "policy_change", occurred=day, reported=day, restriction={"id": "r-1", "status": status})
+
+
+def open_ledger_with_a_read_model(tmp_path, ledger_dir):
+    """A ledger of one decision, its read model current, and a Ledger that has answered from it once."""
+    from conftest import write_events
+
+    db = str(tmp_path / "ledger.db")
+    write_events(ledger_dir / "a.yaml", decision("ban", "prohibited", "2024-05-01"))
+    assert CliRunner().invoke(main, ["ingest", str(ledger_dir), "--db", db]).exit_code == 0
+    ledger = Ledger(db)
+    assert ledger.engine_for() == "view"
+    assert statuses(ledger) == ["prohibited"]
+    return db, ledger
+
+
+def statuses(ledger) -> list[str]:
+    return [state["status"] for state in ledger.replay("2024-06-02", only="restrictions").restrictions]
+
+
+def test_an_open_ledger_answers_with_what_another_process_appended(tmp_path, ledger_dir):
+    import subprocess
+    import sys
+
+    from conftest import write_events
+
+    db, ledger = open_ledger_with_a_read_model(tmp_path, ledger_dir)
+    with ledger:
+        write_events(ledger_dir / "b.yaml", decision("lifted", "permitted", "2024-06-01"))
+        appended = subprocess.run(
+            [sys.executable, "-m", "ledger", "ingest", str(ledger_dir), "--db", db, "--no-project"], capture_output=True, text=True
+        )
+        assert appended.returncode == 0, appended.stderr
+        assert statuses(ledger) == ["permitted"]  # the read model was behind: caught up before answering
+        answered = ledger.replay("2024-06-02", only="restrictions")
+        assert (answered.recorded_through, answered.event_count) == (2, 2)
+        assert ledger.engine_for() == "view"
+
+
+def test_an_open_ledger_answers_from_a_read_model_rebuilt_by_another_process(tmp_path, ledger_dir):
+    import os
+    import sqlite3
+    from contextlib import closing
+
+    db, ledger = open_ledger_with_a_read_model(tmp_path, ledger_dir)
+    with ledger:
+        rebuilt = tmp_path / "rebuilt.view.db"
+        assert CliRunner().invoke(main, ["project", "--rebuild", "--db", db, "--view", str(rebuilt)]).exit_code == 0
+        with closing(sqlite3.connect(rebuilt)) as conn:  # a mark only the new file holds
+            conn.execute("UPDATE restriction_versions SET state = json_set(state, '$.status', 'rebuilt')")
+            conn.commit()
+            conn.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, as a rebuild renames it
+        os.replace(rebuilt, tmp_path / "ledger.view.db")  # the old file untouched: only its name now opens another
+        assert statuses(ledger) == ["rebuilt"]
+
+
+def test_an_open_ledger_stops_answering_from_a_read_model_changed_under_it(tmp_path, ledger_dir):
+    import sqlite3
+
+    db, ledger = open_ledger_with_a_read_model(tmp_path, ledger_dir)
+    with ledger, sqlite3.connect(tmp_path / "ledger.view.db") as conn:
+        conn.execute("UPDATE projector_state SET chain_hash = 'of another store'")  # in place, as a migration or a mix-up would
+        conn.commit()
+        assert ledger.engine_for() == "fold"
+        assert statuses(ledger) == ["prohibited"]
+
+
+def test_an_open_ledger_answers_from_a_store_that_replaced_its_file(tmp_path, ledger_dir):
+    import os
+
+    from conftest import write_events
+
+    db, ledger = open_ledger_with_a_read_model(tmp_path, ledger_dir)
+    with ledger:
+        other = tmp_path / "other"
+        write_events(other / "events" / "a.yaml", decision("ban", "permitted", "2024-05-01"))
+        for name in ("actors.yaml", "documents.yaml", "questions.yaml"):
+            (other / "events" / name).write_bytes((ledger_dir / name).read_bytes())
+        assert CliRunner().invoke(main, ["ingest", str(other / "events"), "--db", str(other / "ledger.db"), "--no-project"]).exit_code == 0
+        os.replace(other / "ledger.db", db)  # the read model stays: one of another store now
+        assert statuses(ledger) == ["permitted"]
+        assert ledger.engine_for() == "fold"
+
+
+@pytest.mark.parametrize("engine", ["view", "fold"])
+@pytest.mark.parametrize(
+    "asked",
+    [
+        {},
+        {"only": "restrictions,aid"},
+        {"known_at": "2024-05-29"},
+        {"recorded_before": 20},
+        {"recorded_before": "100000"},
+        {"entity": "us-weapons-strikes-inside-russia"},
+        {"entity": "positions:us-weapons-strikes-inside-russia"},
+    ],
+    ids=str,
+)
+def test_replay_json_is_the_typed_answer_dumped(corpus_ledger, engine, asked):
+    typed = corpus_ledger.replay("2024-06-01", engine=engine, **asked).model_dump(mode="json")
+    assert corpus_ledger.replay_json("2024-06-01", engine=engine, **asked) == typed

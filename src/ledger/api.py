@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ledger.projections.selection import optional_day, projection_names, required_day
-from ledger.results import Audit, Diff, EventRecord, State, Timeline, Verification
 
 if TYPE_CHECKING:
     from ledger.ingest import IngestReport
     from ledger.readmodel.projector import ProjectionReport
+    from ledger.readmodel.query import CurrentView
+    from ledger.results import Audit, Diff, EventRecord, State, Timeline, Verification
     from ledger.store import LedgerStore
 
 Engine = Literal["auto", "fold", "view"]
@@ -66,8 +67,7 @@ class Ledger:
         if not create and not ledger_exists(self.db):
             raise NoLedger(self.db)
         self._store: LedgerStore | None = None
-        self._view: sqlite3.Connection | None = None
-        self._view_identity = 0
+        self._current: CurrentView | None = None
 
     # --- opening and closing ----------------------------------------------------------------
 
@@ -87,9 +87,8 @@ class Ledger:
         self._close_view()
 
     def _close_view(self) -> None:
-        if self._view is not None:
-            self._view.close()
-            self._view = None
+        if self._current is not None:
+            self._current.close()
 
     def __enter__(self) -> Ledger:
         return self
@@ -191,6 +190,7 @@ class Ledger:
     ) -> list[EventRecord]:
         """Recorded events that match, in the order they occurred (then id)."""
         from ledger import browse
+        from ledger.results import EventRecord
 
         where = browse.LogFilter(kind, actor, optional_day(occurred_from), optional_day(occurred_to), text)
         return [EventRecord.model_validate(browse.as_dict(recorded)) for recorded in browse.log(self.store, where)]
@@ -199,6 +199,7 @@ class Ledger:
         """One recorded event whole, and whether corrections retract or amend it; raises :class:`ledger.browse.UnknownEvent`."""
         from ledger import browse
         from ledger.projections.visibility import corrections_of
+        from ledger.results import EventRecord
 
         record = browse.as_dict(browse.show(self.store, event_id))
         found = corrections_of(event_id, self._events()[0])
@@ -207,6 +208,8 @@ class Ledger:
 
     def verify(self) -> Verification:
         """Recompute the hash chain over every stored event."""
+        from ledger.results import Verification
+
         found = self.store.verify()
         return Verification(
             ok=found.ok, count=found.count, head=found.head, first_bad_position=found.first_bad_position, reason=found.reason
@@ -221,18 +224,12 @@ class Ledger:
         return "view" if self._current_view() is not None else "fold"
 
     def _current_view(self) -> sqlite3.Connection | None:
-        """A connection to the read model if it is current now (checked at every question: others may append)."""
-        from ledger.readmodel import query
+        """A connection to the read model if it is current now (checked at every question: others may append or rebuild)."""
+        if self._current is None:
+            from ledger.readmodel.query import CurrentView
 
-        path = query.caught_up_view(self.db, self.view_path)
-        if path is None:
-            self._close_view()
-            return None
-        identity = os.stat(path).st_ino  # a rebuild replaces the file: then open the new one
-        if self._view is None or identity != self._view_identity:
-            self._close_view()
-            self._view, self._view_identity = query.open_view(path), identity
-        return self._view
+            self._current = CurrentView(self.db, self.view_path)
+        return self._current.connection()
 
     def _engine(self, engine: Engine, recorded_before: int | str | None) -> Literal["fold", "view"]:
         if engine == "auto":
@@ -291,6 +288,43 @@ class Ledger:
         appended; ``only``: ``restrictions,aid,positions,territory`` or a list;
         ``entity``: one entity only (``ID`` or ``projection:ID``), a millisecond lookup on the read model.
         """
+        from ledger.results import State
+
+        return State.model_validate(self._replay(as_of, known_at, recorded_before, only, entity, engine)[0])
+
+    def replay_json(
+        self,
+        as_of: str | date,
+        known_at: str | date | None = None,
+        recorded_before: int | str | None = None,
+        only: str | Iterable[str] | None = None,
+        *,
+        entity: str | None = None,
+        engine: Engine = "auto",
+    ) -> dict[str, Any]:
+        """``replay(...).model_dump(mode="json")``, the same data, without building the typed answer.
+
+        For writing a whole state out as JSON: the read model's states are JSON
+        already, so its answer is returned as read (a big ledger's state is tens
+        of MB; typing and dumping it again would take longer than reading it).
+        """
+        answer, engine_used = self._replay(as_of, known_at, recorded_before, only, entity, engine)
+        if engine_used == "view":
+            return answer
+        from ledger.results import State
+
+        return State.model_validate(answer).model_dump(mode="json")
+
+    def _replay(
+        self,
+        as_of: str | date,
+        known_at: str | date | None,
+        recorded_before: int | str | None,
+        only: str | Iterable[str] | None,
+        entity: str | None,
+        engine: Engine,
+    ) -> tuple[dict[str, Any], Literal["fold", "view"]]:
+        """A replay's answer as plain data (the fields of :class:`~ledger.results.State`), and the engine that gave it."""
         day, known, names = required_day(as_of), optional_day(known_at), projection_names(only)
         rb = int(recorded_before) if isinstance(recorded_before, str) and recorded_before.isdigit() else recorded_before
         rb = None if rb == "" else rb
@@ -298,18 +332,18 @@ class Ledger:
         if self._engine(engine, rb) == "view":
             from ledger.readmodel import query
 
-            conn = self._view
-            assert conn is not None  # _engine made sure of it
-            through = query.recorded_through(conn, rb) if rb is not None else query.last_position(conn)
-            lists = query.replay(conn, day, known, names, through if rb is not None else None, entity)
-            return State.model_validate({**header, "recorded_through": through, "event_count": query.event_count(conn, through), **lists})
+            current = self._current
+            assert current is not None and current.conn is not None  # _engine made sure of it
+            through = query.recorded_through(current.conn, rb) if rb is not None else current.position
+            lists = query.replay(current.conn, day, known, names, through if rb is not None else None, entity)
+            return {**header, "recorded_through": through, "event_count": query.event_count(current.position, through), **lists}, "view"
         from ledger import timetravel
 
         events, through = self._events(rb)
         lists = timetravel.replay(events, day, known, names)
         if entity is not None:
             lists = {name: only_entity(name, states, entity) for name, states in lists.items()}
-        return State.model_validate({**header, "recorded_through": through, "event_count": len(events), **lists})
+        return {**header, "recorded_through": through, "event_count": len(events), **lists}, "fold"
 
     def audit(self, entity: str, as_of: str | date | None = None, known_at: str | date | None = None) -> Audit:
         """How an entity's state on ``as_of`` (default: as things stand) was reached, step by step, with evidence.
@@ -318,6 +352,7 @@ class Ledger:
         the state ``replay`` gives for the entity (tested against the read model).
         """
         from ledger import timetravel
+        from ledger.results import Audit
 
         events, _ = self._events()
         return Audit.model_validate(timetravel.audit(events, entity, optional_day(as_of), optional_day(known_at)))
@@ -337,6 +372,7 @@ class Ledger:
     @staticmethod
     def _compare(before: State, after: State, header: dict[str, Any]) -> Diff:
         from ledger import timetravel
+        from ledger.results import Diff
 
         return Diff.model_validate({**header, **timetravel.compare_states(before.lists(), after.lists())})
 
@@ -347,6 +383,7 @@ class Ledger:
         that it lists exactly the events the read model holds).
         """
         from ledger import timetravel
+        from ledger.results import Timeline
 
         return Timeline.model_validate({"entity": entity, "events": timetravel.timeline(self._events()[0], entity)})
 

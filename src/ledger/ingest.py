@@ -10,10 +10,13 @@ Validation is the costly, pure part, so it runs in chunks of a few hundred
 events (:func:`check_chunk`), in worker processes when there are more than
 :data:`POOL_THRESHOLD` events (``LEDGER_WORKERS`` sets how many; ``0`` keeps
 everything in this process). A worker returns only what the rest needs: each
-event's id and canonical bytes (:class:`ledger.store.PreparedEvent`), the
+event's id and canonical bytes, with what the append would otherwise compute
+from them (entry id, SHA-256, and the compressed state body once the store has
+a dictionary, which each task carries: :class:`ledger.store.PreparedEvent`), the
 actors, documents, questions and events the chunk names, and its problems.
 This process checks those against the registry and the store with set
-operations while the workers validate the next chunks, then appends.
+operations while the workers validate the next chunks, then appends: it hashes
+the chain and inserts, and compresses nothing the workers compressed.
 
 Files, in-memory dicts and streams are thin adapters (:func:`ingest_paths`,
 :func:`ingest_dicts`, :func:`ingest_stream`) that turn their input into
@@ -35,8 +38,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
-from itertools import chain, islice
+from dataclasses import dataclass, field, replace
+from itertools import chain, islice, repeat
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +51,8 @@ from ledger import workers as processes
 from ledger.events import EVENT_CLASSES
 from ledger.loading import IngestProblem, LoadError, find_files, load_file, parse_json_line, read_text
 from ledger.registry import registry_adapter, registry_kind
-from ledger.store import LedgerStore, PreparedEvent, canonical_bytes
+from ledger.store import LedgerStore, PreparedEvent
+from ledger.store.codec import BodyCompressor, canonical_bytes, entry_hex
 
 # Fields (by kind) that name actors, questions and documents in the registries.
 ACTOR_FIELDS: dict[str, list[tuple[str, ...]]] = {
@@ -209,6 +213,8 @@ class ChunkTask:
     offset: int = 0
     whole: int = -1
     last: bool = True
+    dictionary: tuple[int, bytes] | None = None
+    """The store's compression dictionary (id, bytes), when it has one: the valid events' state bodies are compressed with it."""
 
 
 @dataclass
@@ -222,6 +228,11 @@ class CheckedChunk:
     count: int = 0
     ids: list[str] = field(default_factory=list)
     canonical: list[bytes] = field(default_factory=list)
+    entries: list[str] = field(default_factory=list)
+    digests: list[bytes] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)
+    dictionary: int = -1
+    """The id of the dictionary ``bodies`` were compressed with (-1: none were)."""
     indexes: list[int] = field(default_factory=list)
     actors: set[str] = field(default_factory=set)
     documents: set[str] = field(default_factory=set)
@@ -237,6 +248,11 @@ class CheckedChunk:
     def where(self, k: int) -> str:
         """The file (and index in it) of the ``k``-th valid event of the chunk."""
         return _where(self.name, self.whole, self.indexes[k])
+
+    def prepared(self, k: int) -> PreparedEvent:
+        """The ``k``-th valid event as the store's append takes it, with what was computed here beforehand."""
+        body = self.bodies[k] if self.bodies else b""
+        return PreparedEvent(self.ids[k], self.canonical[k], self.entries[k], self.digests[k], body, self.dictionary)
 
     def events(self) -> list[tuple[str, dict[str, Any]]]:
         """The chunk's valid events as (where, JSON-ready dict) again (only when problems must be named)."""
@@ -263,8 +279,16 @@ def check_chunk(task: ChunkTask) -> list[CheckedChunk]:
                 items = ()
         _check_items(chunk, items, texts=task.kind == "json")
         found = [chunk]
+    if task.dictionary is not None:
+        for chunk in found:
+            chunk.dictionary = task.dictionary[0]
+            chunk.bodies = _bodies.bodies(task.dictionary[1], chunk.canonical)
     found[-1].cpu_seconds = time.process_time() - started
     return found
+
+
+_bodies = BodyCompressor()
+"""Compresses state bodies in this process (a worker keeps the dictionary's compressor from task to task)."""
 
 
 def _check_file(path: Path) -> CheckedChunk:
@@ -313,6 +337,8 @@ def _gather(chunk: CheckedChunk, data: dict[str, Any], index: int) -> None:
     canonical = canonical_bytes(data)
     chunk.ids.append(data["id"])
     chunk.canonical.append(canonical)
+    chunk.entries.append(entry_hex(data["id"]))
+    chunk.digests.append(hashlib.sha256(canonical).digest())
     chunk.indexes.append(index)
     chunk.actors.update(data.get("actors", ()))
     for path in ACTOR_FIELDS.get(data["kind"], ()):
@@ -466,15 +492,16 @@ class _Append:
         ):
             self.name_references = True
         self.targets |= chunk.targets
-        recorded = self.store.content_hashes([ids[k] for k in fresh]) if fresh else {}
+        recorded = self.store.content_hashes([ids[k] for k in fresh], [chunk.entries[k] for k in fresh]) if fresh else {}
         if not recorded and len(fresh) == len(ids):
-            self.new.extend(map(PreparedEvent, ids, chunk.canonical))
+            bodies = chunk.bodies or repeat(b"")
+            self.new.extend(map(PreparedEvent, ids, chunk.canonical, chunk.entries, chunk.digests, bodies, repeat(chunk.dictionary)))
             return
         for k in fresh:
-            event_id, canonical = ids[k], chunk.canonical[k]
+            event_id = ids[k]
             if event_id not in recorded:
-                self.new.append(PreparedEvent(event_id, canonical))
-            elif recorded[event_id] == hashlib.sha256(canonical).hexdigest():
+                self.new.append(chunk.prepared(k))
+            elif recorded[event_id] == chunk.digests[k].hex():
                 self.skipped.append(event_id)
             else:
                 self.changed.append(
@@ -498,7 +525,7 @@ class _Append:
         return [*self.validation, *self.duplicates, *references, *self.changed]
 
     def _known_event_ids(self, ids: set[str]) -> set[str]:
-        return set(self.store.content_hashes(ids)) if ids else set()
+        return set(self.store.positions_of(ids)) if ids else set()
 
     def commit(self, report: IngestReport, registry_entries: Sequence[tuple[str, str, dict]] = ()) -> None:
         """Append the new events and the registry entries in one transaction, adding what was done to ``report``.
@@ -672,13 +699,19 @@ class _Run:
         self.order: dict[str, int] = {}  # file name -> number, so problems come out in file order
         self.registry_entries: list[tuple[str, str, dict]] = []
         self.total = 0
+        self.dictionary = store.compression_dictionary()
+
+    def _compressing(self, tasks: Iterable[ChunkTask]) -> Iterator[ChunkTask]:
+        """The tasks, each carrying the store's dictionary as it is when the task is handed out (so bodies are compressed with it)."""
+        for task in tasks:
+            yield task if self.dictionary is None else replace(task, dictionary=self.dictionary)
 
     def all_at_once(self, tasks: Iterable[ChunkTask], count: int, report: IngestReport, progress: Progress | None = None) -> IngestReport:
         report.registry_entries = len(self.registry_entries)
         append = _Append(self.store, _registry_with(self.store, self.registry_entries))
         held: list[CheckedChunk] = []  # the chunks of a file read so far: added once all of it parsed
         done = 0
-        for found in _waited(_checked(tasks, count), report):
+        for found in _waited(_checked(self._compressing(tasks), count), report):
             for chunk in found:
                 if chunk.whole_file:
                     self.total += chunk.count - 1
@@ -702,7 +735,7 @@ class _Run:
         report = IngestReport()
         registry = self.store.registry_ids()
         append = _Append(self.store, registry)
-        for found in _waited(_checked(tasks, count, ahead), report):
+        for found in _waited(_checked(self._compressing(tasks), count, ahead), report):
             for chunk in found:
                 append.add(chunk)
                 if not chunk.last:
@@ -711,6 +744,8 @@ class _Run:
                 if problems:
                     raise IngestError(problems, report)
                 append.commit(report)
+                if self.dictionary is None:
+                    self.dictionary = self.store.compression_dictionary()  # trained by the first large enough append
                 if on_batch:
                     on_batch(report)
                 append = _Append(self.store, registry)

@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any
 import click
 import orjson
 from click.core import ParameterSource
-from rich.console import Console
 
 from ledger import settings
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from ledger.api import Ledger
 
 FORMATS = ("table", "json", "markdown")
@@ -99,6 +100,8 @@ def format_option(choices: Sequence[str] = ("table", "json")) -> Callable:
 
 def console() -> Console:
     """Standard output: the terminal's width and colours on a terminal; plain and wide when piped."""
+    from rich.console import Console
+
     from ledger.cli.terminal import PIPED_WIDTH
 
     return Console(soft_wrap=False, width=None if sys.stdout.isatty() else PIPED_WIDTH)
@@ -120,6 +123,8 @@ def emit_delimited(sections: Sequence[tuple[Sequence[str], Sequence[Sequence[Any
 
 def error_console() -> Console:
     """A console on standard error, for progress bars that must not mix with the output."""
+    from rich.console import Console
+
     return Console(stderr=True)
 
 

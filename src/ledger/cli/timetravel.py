@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.text import Text
 
 from ledger.cli.output import (
     UserError,
@@ -26,10 +25,10 @@ from ledger.cli.output import (
     user_errors,
     view_option,
 )
-from ledger.cli.terminal import Column, Layout, Tabular
 
 if TYPE_CHECKING:
-    from ledger.results import Audit, Diff, State, Timeline
+    from ledger.cli.terminal import Layout
+    from ledger.results import Audit, Diff, Timeline
 
 FORMATS = ("table", "json", "markdown", "csv", "tsv")
 
@@ -48,6 +47,8 @@ def emit_tables(sections: list[tuple[str, list[str], list[list[Any]]]], fmt: str
             parts.append(f"## {title}\n\n" + (markdown_table(columns, rows) if rows else "(none)"))
         click.echo("\n\n".join(parts))
         return
+    from rich.text import Text
+
     shown: list[Any] = [Text(heading)]
     for title, columns, rows in sections:
         shown.append(table(title, columns, rows) if rows else Text(f"{title}: (none)"))
@@ -200,10 +201,9 @@ def diff_rows(result: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
-def emit_state(state: State, fmt: str, names: dict[str, str] | None = None) -> None:
-    """A replay's states as JSON, or one table per projection (terminal, Markdown, CSV or TSV);
+def emit_state(result: dict[str, Any], fmt: str, names: dict[str, str] | None = None) -> None:
+    """A replay's answer (``State`` as JSON data) as JSON, or one table per projection (terminal, Markdown, CSV or TSV);
     ``names`` (actor id to name) are shown beside the actors' ids in the tables people read."""
-    result = state.model_dump(mode="json")
     if fmt == "json":
         emit_json(result)
         return
@@ -255,12 +255,18 @@ def emit_timeline(found: Timeline, fmt: str) -> None:
     if fmt != "table":
         emit_tables([(f"{len(rows)} event(s)", columns, cells)], fmt, heading)
         return
+    from rich.text import Text
+
+    from ledger.cli.terminal import Tabular
+
     emit(Text(heading), Tabular(f"{len(rows)} event(s)", timeline_layouts(rows, bool(entity))))
 
 
 def timeline_layouts(rows: list[dict[str, Any]], related: bool) -> list[Layout]:
     """One line per event at any width: the summary is cut to what is left, and narrower terminals
     drop the report date, then the kind, and show the day an uncertain date starts (``2024-05-13…``)."""
+    from ledger.cli.terminal import Column
+
     extra = ["relation"] if related else []
     layouts = [
         ["occurred", "reported", "kind", "id", *extra, "summary"],
@@ -316,8 +322,8 @@ def replay(as_of: str, known_at: str | None, recorded_before: str | None, only: 
       ledger replay --as-of 2024-06-01 --format markdown
     """
     with open_ledger(db, view) as ledger:
-        state = ledger.replay(as_of, known_at, recorded_before, only)
-        names = actor_names(ledger) if fmt in ("table", "markdown") and state.positions else {}
+        state = ledger.replay_json(as_of, known_at, recorded_before, only)
+        names = actor_names(ledger) if fmt in ("table", "markdown") and state.get("positions") else {}
     emit_state(state, fmt, names)
 
 

@@ -84,9 +84,15 @@ def stored_states(table: HistoryTable) -> str:
     )
 
 
-def event_count(conn: sqlite3.Connection, recorded_through: int) -> int:
-    """How many events the store held after position ``recorded_through``."""
-    return conn.execute("SELECT COUNT(*) FROM events WHERE position <= ?", (recorded_through,)).fetchone()[0]
+def event_count(last: int, recorded_through: int) -> int:
+    """How many events the store held after position ``recorded_through``, for a read model holding positions up to ``last``.
+
+    A store's positions are consecutive from 1 (an append takes the next ones;
+    none is ever deleted or reused) and the read model holds one event row per
+    position, so the count is the position itself, capped at the last: no rows
+    are counted.
+    """
+    return max(0, min(recorded_through, last))
 
 
 def last_position(conn: sqlite3.Connection) -> int:
@@ -191,3 +197,82 @@ def caught_up_view(db: str | os.PathLike[str], view: str | os.PathLike[str] | No
     except (ReadModelError, sqlite3.Error, OSError):
         return None
     return current_view(db, view)
+
+
+class CurrentView:
+    """The read model's connection while it is current, checked at every question in a few microseconds.
+
+    The full check (:func:`caught_up_view`: the tracked head against the
+    store's, the migrations, a catch-up when behind) runs only when something
+    may have changed since it last passed. For a SQLite store that is known
+    cheaply: each file's identity (a rebuild, or a new store, replaces the file)
+    and ``PRAGMA data_version`` on a connection kept open to each file, which
+    changes whenever another connection commits to it (another process
+    appending, projecting or migrating). A store on a database server gives no
+    such signal: every question then makes the full check.
+    """
+
+    def __init__(self, db: str | os.PathLike[str], view: str | os.PathLike[str]) -> None:
+        self.db, self.view_path = os.fspath(db), os.fspath(view)
+        self.local = not self.db.startswith(("postgresql://", "postgres://"))
+        self.conn: sqlite3.Connection | None = None  # the read model, read-only
+        self.store: sqlite3.Connection | None = None  # the store, kept open for its data_version only
+        self.files = (0, 0)  # the inodes of the read model and the store those connections read
+        self.position = 0  # the last store position the read model holds
+        self.checked: tuple[int, ...] | None = None  # the stamp taken before the last full check that passed
+
+    def connection(self) -> sqlite3.Connection | None:
+        """The read model's connection if it is current now (caught up first if it was behind), else None."""
+        if self.checked is not None:
+            try:
+                if self.stamp() == self.checked:
+                    return self.conn
+            except (OSError, sqlite3.Error):
+                pass
+        return self.check()
+
+    def check(self) -> sqlite3.Connection | None:
+        """The full check; when it passes, the stamp taken before it is kept for the next questions."""
+        self.checked = None
+        try:
+            files = self.inodes()
+            if self.conn is None or files != self.files:
+                self.close()
+                self.conn = open_view(self.view_path)
+                if self.local:
+                    self.store = sqlite3.connect(f"file:{os.path.abspath(self.db)}?mode=ro", uri=True, check_same_thread=False)
+                if self.inodes() != files:
+                    return self.check()  # replaced as it was opened
+                self.files = files
+            stamp = self.stamp() if self.local else None  # taken first: whatever commits after it changes the stamp
+            if caught_up_view(self.db, self.view_path) is None:
+                self.close()
+                return None
+            if self.inodes() != self.files:
+                return self.check()  # replaced as it caught up: open the new file
+        except (OSError, sqlite3.Error, ReadModelError):
+            self.close()
+            return None
+        self.position = last_position(self.conn)
+        self.checked = stamp
+        return self.conn
+
+    def inodes(self) -> tuple[int, int]:
+        return os.stat(self.view_path).st_ino, os.stat(self.db).st_ino if self.local else 0
+
+    def stamp(self) -> tuple[int, ...]:
+        """What changes when either file is replaced, or committed to by another connection."""
+        assert self.conn is not None and self.store is not None
+        return (
+            os.stat(self.view_path).st_ino,
+            os.stat(self.db).st_ino,
+            self.conn.execute("PRAGMA data_version").fetchone()[0],
+            self.store.execute("PRAGMA data_version").fetchone()[0],
+        )
+
+    def close(self) -> None:
+        self.checked = None
+        for conn in (self.conn, self.store):
+            if conn is not None:
+                conn.close()
+        self.conn = self.store = None

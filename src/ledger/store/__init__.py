@@ -48,15 +48,17 @@ from ledger.store.interface import (
 
 if TYPE_CHECKING:
     from ledger.store.codec import (
+        LEDGER_NAMESPACE,
         STATE_HEADER,
         TRAINING_MIN,
         StateCodec,
         canonical_bytes,
         content_hash,
+        entry_hex,
+        entry_id,
         library_state,
         prepare_event,
     )
-    from ledger.store.recorder import LEDGER_NAMESPACE, entry_hex, entry_id
 
 BACKENDS = ("sqlite", "postgres")
 URL_SCHEMES = ("postgresql://", "postgres://")
@@ -100,9 +102,9 @@ _LAZY = {
     "content_hash": "codec",
     "library_state": "codec",
     "prepare_event": "codec",
-    "LEDGER_NAMESPACE": "recorder",
-    "entry_hex": "recorder",
-    "entry_id": "recorder",
+    "LEDGER_NAMESPACE": "codec",
+    "entry_hex": "codec",
+    "entry_id": "codec",
     "Entry": "library",
 }
 
@@ -157,7 +159,9 @@ def read_head(location: str | os.PathLike[str]) -> Head | None:
                 row = conn.execute("SELECT position, chain_hash FROM ledger_chain ORDER BY position DESC LIMIT 1").fetchone()
         except sqlite3.Error:
             return None
-        return Head(*row) if row else Head(0, None)
+        if not row:
+            return Head(0, None)
+        return Head(row[0], row[1].hex() if isinstance(row[1], bytes) else row[1])  # 32 bytes; hex in the earlier layout
     try:
         with open_reader(location) as reader:
             return reader.head()
@@ -273,8 +277,11 @@ class LedgerStore:
     def positions_of(self, event_ids: Iterable[str], up_to: int | None = None) -> dict[str, int]:
         return self.backend.positions_of(event_ids, up_to)
 
-    def content_hashes(self, event_ids: Iterable[str]) -> dict[str, str]:
-        return self.backend.content_hashes(event_ids)
+    def content_hashes(self, event_ids: Iterable[str], entries: Sequence[str] | None = None) -> dict[str, str]:
+        return self.backend.content_hashes(event_ids, entries)
+
+    def compression_dictionary(self) -> tuple[int, bytes] | None:
+        return self.backend.compression_dictionary()
 
     def get(self, event_id: str) -> RecordedEvent | None:
         return self.backend.get(event_id)

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Callable, Iterable
+import uuid
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -42,6 +43,22 @@ TRAINING_SAMPLES = 10_000
 """How many of the most recent events (this append's, then stored ones) the dictionary is trained on."""
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
+
+
+LEDGER_NAMESPACE = uuid.UUID("6f1d3c1e-8a51-4a47-9d1e-2d3b9c0b7a10")
+
+
+def entry_id(event_id: str) -> uuid.UUID:
+    """The aggregate id under which an event with this slug is stored (a UUID version 5)."""
+    return uuid.UUID(entry_hex(event_id))
+
+
+def entry_hex(event_id: str) -> str:
+    """:func:`entry_id` as the 32 hex digits the table holds, without building a UUID object."""
+    digest = bytearray(hashlib.sha1(LEDGER_NAMESPACE.bytes + event_id.encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return digest.hex()
 
 
 def canonical_bytes(data: Any) -> bytes:
@@ -105,6 +122,33 @@ def train_dictionary(samples: list[Any], dictionary_id: int) -> bytes | None:
     return trained.as_bytes()
 
 
+def compressor(dictionary: zstandard.ZstdCompressionDict | None) -> zstandard.ZstdCompressor:
+    """The one way states are compressed (with ``dictionary``, or none): the same bytes in every process."""
+    if dictionary is not None:
+        dictionary.precompute_compress(level=COMPRESSION_LEVEL)
+    return zstandard.ZstdCompressor(
+        level=COMPRESSION_LEVEL, dict_data=dictionary, write_checksum=False, write_content_size=True, write_dict_id=False
+    )
+
+
+class BodyCompressor:
+    """Compresses canonical events into state bodies (a state less its header) away from the store, e.g. in a worker.
+
+    A state's header holds the append's recorded time, known only when the
+    store appends; the body (the zstd frame) depends only on the dictionary,
+    so it can be made beforehand, alongside validation (:class:`~ledger.store.interface.PreparedEvent`).
+    The last dictionary's compressor is kept: workers get the same dictionary task after task.
+    """
+
+    def __init__(self) -> None:
+        self._last: tuple[bytes, zstandard.ZstdCompressor] | None = None
+
+    def bodies(self, dictionary: bytes, canonical: Iterable[bytes]) -> list[bytes]:
+        if self._last is None or self._last[0] != dictionary:
+            self._last = (dictionary, compressor(zstandard.ZstdCompressionDict(dictionary)))
+        return list(map(self._last[1].compress, canonical))
+
+
 class StateCodec:
     """Encodes and decodes ``stored_events.state``.
 
@@ -160,19 +204,27 @@ class StateCodec:
     def _compressor(self, dictionary_id: int) -> zstandard.ZstdCompressor:
         if dictionary_id not in self._compressors:
             self._decompressor(dictionary_id)  # loads the dictionary if need be
-            dictionary = self._dictionaries.get(dictionary_id)
-            if dictionary is not None:
-                dictionary.precompute_compress(level=COMPRESSION_LEVEL)
-            self._compressors[dictionary_id] = zstandard.ZstdCompressor(
-                level=COMPRESSION_LEVEL, dict_data=dictionary, write_checksum=False, write_content_size=True, write_dict_id=False
-            )
+            self._compressors[dictionary_id] = compressor(self._dictionaries.get(dictionary_id))
         return self._compressors[dictionary_id]
+
+    def dictionary(self, dictionary_id: int) -> bytes | None:
+        """The bytes of a dictionary this codec knows (None for id 0, or one it has not loaded)."""
+        known = self._dictionaries.get(dictionary_id)
+        return None if known is None else known.as_bytes()
 
     def encoder(self, dictionary_id: int, recorded_us: int) -> Callable[[bytes], bytes]:
         """A function from canonical event bytes to the compressed state, for events recorded together."""
         header = STATE_HEADER.pack(STATE_ZSTD, dictionary_id, recorded_us)
         compress = self._compressor(dictionary_id).compress
         return lambda canonical: header + compress(canonical)
+
+    def states(self, prepared: Sequence[PreparedEvent], dictionary_id: int, recorded_us: int) -> list[bytes]:
+        """The compressed states of events recorded together: the body made beforehand when it used this dictionary."""
+        header = STATE_HEADER.pack(STATE_ZSTD, dictionary_id, recorded_us)
+        compress = self._compressor(dictionary_id).compress
+        return [
+            header + (event.body if event.body and event.dictionary == dictionary_id else compress(event.canonical)) for event in prepared
+        ]
 
     def encode(self, canonical: bytes, recorded_us: int, dictionary_id: int = 0) -> bytes:
         """The compressed state of one event."""

@@ -72,15 +72,27 @@ class DuplicateEvent(StoreError):
         super().__init__(f"already recorded with different content: {shown}; record a correction event instead")
 
 
-@dataclass(frozen=True)
-class PreparedEvent:
+class PreparedEvent(NamedTuple):
     """A validated event reduced to what the append needs: its id and its canonical bytes.
 
-    Pure to compute (:func:`ledger.store.codec.prepare_event`), so it can be made in another process.
+    Pure to compute (:func:`ledger.store.codec.prepare_event`), so it can be made in another process;
+    so can what the append would otherwise compute from them, which a backend
+    uses when given: ``entry`` (:func:`ledger.store.entry_hex` of the id), ``digest`` (SHA-256 of the
+    canonical bytes), and ``body``, the state's compressed frame made with dictionary ``dictionary``
+    of the store (used only when the append compresses with that one).
+    A named tuple: an ingest makes one per event, and a tuple is the cheapest to make.
     """
 
     event_id: str
     canonical: bytes
+    entry: str = ""
+    digest: bytes = b""
+    body: bytes = b""
+    dictionary: int = -1
+
+    def content_hash(self) -> str:
+        """The hex SHA-256 of the canonical bytes."""
+        return (self.digest or hashlib.sha256(self.canonical).digest()).hex()
 
 
 RegistryEntry = tuple[str, str, dict[str, Any]]
@@ -203,8 +215,19 @@ class StoreReader(abc.ABC):
         """The positions of these event ids (those recorded, at or before ``up_to`` if given)."""
 
     @abc.abstractmethod
-    def content_hashes(self, event_ids: Iterable[str]) -> dict[str, str]:
-        """The content hash (hex SHA-256 of the canonical bytes) of each of these ids already recorded."""
+    def content_hashes(self, event_ids: Iterable[str], entries: Sequence[str] | None = None) -> dict[str, str]:
+        """The content hash (hex SHA-256 of the canonical bytes) of each of these ids already recorded.
+
+        ``entries``, when given, are the ids' :func:`~ledger.store.codec.entry_hex` in the same order (computed
+        beforehand, e.g. by validation workers); a backend that finds events by entry id uses them.
+        """
+
+    def compression_dictionary(self) -> tuple[int, bytes] | None:
+        """The dictionary the next append compresses states with, as (id, bytes), if the backend compresses with one.
+
+        So that the states' bodies can be compressed beforehand (:class:`PreparedEvent`); None: not known yet, or not used.
+        """
+        return None
 
     @abc.abstractmethod
     def get(self, event_id: str) -> RecordedEvent | None:
@@ -325,8 +348,8 @@ def unrecorded(prepared: Sequence[PreparedEvent], recorded: Mapping[str, str]) -
             if earlier == index:
                 fresh.append(index)  # the usual case: nothing to hash
                 continue
-            known = hashlib.sha256(prepared[earlier].canonical).hexdigest()
-        if known == hashlib.sha256(event.canonical).hexdigest():
+            known = prepared[earlier].content_hash()
+        if known == event.content_hash():
             skipped.append(event.event_id)
         else:
             conflicts.append(event.event_id)

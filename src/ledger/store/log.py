@@ -32,7 +32,7 @@ from typing import Any
 import orjson
 
 from ledger.merkle import leaf_hash
-from ledger.store.codec import StateCodec, canonical_bytes
+from ledger.store.codec import StateCodec, canonical_bytes, entry_hex
 
 EVENT_LEAF_PREFIX = b'{"entry":"event","event":'
 
@@ -48,6 +48,9 @@ def registry_leaf_input(kind: str, key: str, data: dict[str, Any], recorded_at: 
 
 
 # --- SQLite -----------------------------------------------------------------------------------
+
+RECORDED_AT = "(SELECT b.recorded_at FROM ledger_chain_batches b WHERE b.batch <= c.position ORDER BY b.batch DESC LIMIT 1) AS recorded_at"
+"""The recorded time of the chain entry ``c`` (None without one): its append's, kept once per append."""
 
 LOG_TABLE = """
 CREATE TABLE IF NOT EXISTS ledger_log (
@@ -85,7 +88,10 @@ APPEND_ONLY_TRIGGERS = [
     f"BEGIN {_REFUSE}; END",
     "CREATE TRIGGER IF NOT EXISTS ledger_chain_append_only BEFORE INSERT ON ledger_chain "
     "WHEN NEW.position <= (SELECT COALESCE(MAX(position), 0) FROM ledger_chain) "
-    "OR EXISTS (SELECT 1 FROM ledger_chain WHERE event_id = NEW.event_id) "
+    "OR NOT EXISTS (SELECT 1 FROM stored_events WHERE rowid = NEW.position) "
+    f"BEGIN {_REFUSE}; END",
+    "CREATE TRIGGER IF NOT EXISTS ledger_chain_batches_append_only BEFORE INSERT ON ledger_chain_batches "
+    "WHEN NEW.batch <= (SELECT COALESCE(MAX(batch), 0) FROM ledger_chain_batches) "
     f"BEGIN {_REFUSE}; END",
     "CREATE TRIGGER IF NOT EXISTS ledger_log_append_only BEFORE INSERT ON ledger_log "
     "WHEN NEW.leaf IS NOT (SELECT COALESCE(MAX(leaf), -1) + 1 FROM ledger_log) "
@@ -155,7 +161,7 @@ def build_log(conn: sqlite3.Connection, codec: StateCodec) -> None:
     ]
     append_leaves(conn, registry, [], _first_recorded_at(conn))
     cursor = conn.execute(
-        "SELECT c.position, c.recorded_at, s.state FROM ledger_chain c JOIN stored_events s ON s.rowid = c.position ORDER BY c.position"
+        f"SELECT c.position, {RECORDED_AT}, s.state FROM ledger_chain c JOIN stored_events s ON s.rowid = c.position ORDER BY c.position"
     )
     while page := cursor.fetchmany(5_000):
         by_time: dict[str, list[tuple[int, bytes]]] = {}
@@ -166,7 +172,7 @@ def build_log(conn: sqlite3.Connection, codec: StateCodec) -> None:
 
 
 def _first_recorded_at(conn: sqlite3.Connection) -> str:
-    row = conn.execute("SELECT recorded_at FROM ledger_chain ORDER BY position LIMIT 1").fetchone()
+    row = conn.execute("SELECT recorded_at FROM ledger_chain_batches ORDER BY batch LIMIT 1").fetchone()
     if row:
         return row[0]
     from datetime import UTC, datetime
@@ -190,7 +196,7 @@ def leaf_inputs(
     last = (2**63 - 1) if end is None else end - 1
     while start <= last:
         page = conn.execute(
-            "SELECT l.leaf, l.position, l.input, c.recorded_at, s.state FROM ledger_log l "
+            f"SELECT l.leaf, l.position, l.input, {RECORDED_AT}, s.state FROM ledger_log l "
             "LEFT JOIN ledger_chain c ON c.position = l.position LEFT JOIN stored_events s ON s.rowid = l.position "
             "WHERE l.leaf BETWEEN ? AND ? ORDER BY l.leaf LIMIT 5000",
             (start, last),
@@ -209,7 +215,9 @@ def leaf_inputs(
 
 def leaf_of(conn: sqlite3.Connection, event_id: str) -> int | None:
     row = conn.execute(
-        "SELECT l.leaf FROM ledger_log l JOIN ledger_chain c ON c.position = l.position WHERE c.event_id = ?", (event_id,)
+        "SELECT l.leaf FROM ledger_log l JOIN stored_events s ON s.rowid = l.position JOIN ledger_chain c ON c.position = l.position "
+        "WHERE s.originator_id = ?",
+        (entry_hex(event_id),),
     ).fetchone()
     return row[0] if row else None
 

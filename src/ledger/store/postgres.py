@@ -24,7 +24,7 @@ through eventsourcing's PostgreSQL recorder and its connection pool.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -202,7 +202,7 @@ class PostgresReader(StoreReader):
             sql, params = sql + " AND position <= %s", [*params, up_to]
         return dict(self._rows(sql, params))
 
-    def content_hashes(self, event_ids: Iterable[str]) -> dict[str, str]:
+    def content_hashes(self, event_ids: Iterable[str], entries: Sequence[str] | None = None) -> dict[str, str]:
         return dict(self._rows("SELECT event_id, content_hash FROM ledger_chain WHERE event_id = ANY(%s)", (list(event_ids),)))
 
     def get(self, event_id: str) -> RecordedEvent | None:

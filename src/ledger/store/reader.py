@@ -3,11 +3,20 @@
 The tables (made by :mod:`ledger.store.recorder`):
 
 - ``stored_events``: the event-sourcing library's table; the rowid is the position,
-  ``state`` the compressed event (:class:`~ledger.store.codec.StateCodec`);
-- ``ledger_chain``: one row per position: event id, content hash, chain hash,
-  recorded time and batch;
+  ``originator_id`` the entry id of the event's id (:func:`~ledger.store.codec.entry_hex`,
+  unique and indexed, so an event is found by its id here), ``state`` the compressed
+  event (:class:`~ledger.store.codec.StateCodec`);
+- ``ledger_chain``: one row per position, the chain hash (32 bytes); nothing that
+  ``stored_events`` already holds, and the content hash is recomputed from the state when asked for;
+- ``ledger_chain_batches``: one row per append, its first position (the batch) and recorded time;
 - ``ledger_registry``: ``(kind, id) -> data`` (JSON text);
 - ``ledger_codec``: the compression dictionaries.
+
+A store written with the earlier chain layout (one ``ledger_chain`` row with
+event id, content hash and chain hash as hex, recorded time and batch) is
+upgraded once, verified before and after, by the first writer that opens it
+(:func:`ledger.store.recorder.upgrade_chain`); :func:`open_reader` opens such a
+store as a writer first.
 
 A reader opens the file read-only, so worker processes and the read model's
 projector can read while a writer appends (WAL mode).
@@ -15,8 +24,10 @@ projector can read while a writer appends (WAL mode).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,11 +35,11 @@ from typing import Any
 import orjson
 
 from ledger.store import log
-from ledger.store.codec import StateCodec
+from ledger.store.codec import StateCodec, entry_hex
 from ledger.store.interface import Batch, Head, RecordedEvent, StoreError, StoreReader, Verification
 
 READ_PAGE = 5_000  # rows per query when streaming events
-EVENT_COLUMNS = "c.position, c.recorded_at, c.batch, c.chain_hash, s.state"
+EVENT_COLUMNS = "c.position, c.chain_hash, s.state"
 EVENT_JOIN = "ledger_chain c JOIN stored_events s ON s.rowid = c.position"
 
 
@@ -39,9 +50,30 @@ def connect_read_only(path: str) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True, check_same_thread=False)
 
 
+def has_old_chain(conn: sqlite3.Connection) -> bool:
+    """Whether the store holds its chain in the earlier layout (with an ``event_id`` column), to be upgraded."""
+    return any(row[1] == "event_id" for row in conn.execute("PRAGMA table_info(ledger_chain)"))
+
+
 def open_reader(location: str) -> SQLiteReader:
-    """A reader of the SQLite store at ``location`` (a file path)."""
-    return SQLiteReader(connect_read_only(location), location)
+    """A reader of the SQLite store at ``location`` (a file path); a store in the earlier chain layout is upgraded first."""
+    conn = connect_read_only(location)
+    if has_old_chain(conn):
+        conn.close()
+        from ledger.store.recorder import open_backend
+
+        open_backend(location).close()  # a writer upgrades the chain's layout once
+        conn = connect_read_only(location)
+    return SQLiteReader(conn, location)
+
+
+def hex_of(chain_hash: bytes | str) -> str:
+    """A stored chain hash as the hex the interface speaks."""
+    return chain_hash.hex() if isinstance(chain_hash, bytes) else chain_hash
+
+
+APPENDED_TABLES = ("stored_events", "ledger_chain", "ledger_chain_batches", "ledger_log")
+"""Every table an append writes rows to (the registry aside)."""
 
 
 class SQLiteReader(StoreReader):
@@ -65,35 +97,60 @@ class SQLiteReader(StoreReader):
         except sqlite3.OperationalError:  # a store written before states were compressed has no codec table
             return []
 
+    def compression_dictionary(self) -> tuple[int, bytes] | None:
+        """The dictionary appends compress with now, as (id, bytes), or None while the store has none."""
+        rows = self._rows("SELECT id, dictionary FROM ledger_codec ORDER BY id DESC LIMIT 1")
+        return (rows[0][0], rows[0][1]) if rows else None
+
     # -- the chain ---------------------------------------------------------------------------
 
     def head(self) -> Head:
         rows = self._rows("SELECT position, chain_hash FROM ledger_chain ORDER BY position DESC LIMIT 1")
-        return Head(*rows[0]) if rows else Head(0, None)
+        return Head(rows[0][0], hex_of(rows[0][1])) if rows else Head(0, None)
 
     def chain_hash(self, position: int) -> str | None:
         rows = self._rows("SELECT chain_hash FROM ledger_chain WHERE position = ?", (position,))
-        return rows[0][0] if rows else None
+        return hex_of(rows[0][0]) if rows else None
 
     def count(self) -> int:
         return self._rows("SELECT COUNT(*) FROM ledger_chain")[0][0]
 
+    def _appends_over(self, first: int, last: int) -> tuple[list[int], list[str]]:
+        """The appends holding positions ``first`` to ``last``: their first positions (ascending) and recorded times."""
+        rows = self._rows(
+            "SELECT batch, recorded_at FROM ledger_chain_batches "
+            "WHERE batch >= (SELECT COALESCE(MAX(batch), 0) FROM ledger_chain_batches WHERE batch <= ?) AND batch <= ? ORDER BY batch",
+            (first, last),
+        )
+        return [row[0] for row in rows], [row[1] for row in rows]
+
+    def _recorded(self, rows: Sequence[tuple[int, bytes | str, bytes]]) -> Iterator[RecordedEvent]:
+        """Events from (position, chain hash, state) rows in position order, with their append's batch and time."""
+        if not rows:
+            return
+        starts, times = self._appends_over(rows[0][0], rows[-1][0])
+        read = self.codec.event
+        for position, chain_hash, state in rows:
+            k = bisect_right(starts, position) - 1
+            yield RecordedEvent(position, times[k], starts[k], hex_of(chain_hash), read(state))
+
     # -- events --------------------------------------------------------------------------------
 
     def batches(self, after: int = 0) -> list[Batch]:
-        found = self._rows("SELECT batch, MAX(position) FROM ledger_chain WHERE position > ? GROUP BY batch ORDER BY batch", (after,))
-        return [Batch(start, end) for start, end in found]
+        head = self.head().position
+        if head <= after:
+            return []
+        starts, _ = self._appends_over(after + 1, head)
+        return [Batch(start, end - 1) for start, end in zip(starts, [*starts[1:], head + 1])]
 
     def events(self, start: int, end: int | None = None) -> Iterator[RecordedEvent]:
         last = end if end is not None else 2**63 - 1
-        read = self.codec.event
         while start <= last:
             page = self._rows(
                 f"SELECT {EVENT_COLUMNS} FROM {EVENT_JOIN} WHERE c.position BETWEEN ? AND ? ORDER BY c.position LIMIT ?",
                 (start, last, READ_PAGE),
             )
-            for position, recorded_at, batch, chain_hash, state in page:
-                yield RecordedEvent(position, recorded_at, batch, chain_hash, read(state))
+            yield from self._recorded(page)
             if len(page) < READ_PAGE:
                 return
             start = page[-1][0] + 1
@@ -105,33 +162,41 @@ class SQLiteReader(StoreReader):
         )
         return {position: read(state) for position, state in found}
 
-    def positions_of(self, event_ids: Iterable[str], up_to: int | None = None) -> dict[str, int]:
-        found = self._rows(
-            "SELECT event_id, position FROM ledger_chain WHERE event_id IN (SELECT value FROM json_each(?)) AND position <= ?",
-            (orjson.dumps(list(event_ids)), 2**63 - 1 if up_to is None else up_to),
-        )
-        return dict(found)
+    def _by_entry(self, event_ids: Iterable[str], entries: Sequence[str] | None, column: str, up_to: int | None = None) -> dict[str, Any]:
+        """``column`` of stored_events for each of these ids recorded (at or before ``up_to``), found by entry id."""
 
-    def content_hashes(self, event_ids: Iterable[str]) -> dict[str, str]:
+        ids = list(event_ids)
+        keys = list(entries) if entries is not None else [entry_hex(event_id) for event_id in ids]
+        by_entry = dict(zip(keys, ids))
         found = self._rows(
-            "SELECT event_id, content_hash FROM ledger_chain WHERE event_id IN (SELECT value FROM json_each(?))",
-            (orjson.dumps(list(event_ids)),),
+            f"SELECT originator_id, {column} FROM stored_events WHERE originator_id IN (SELECT value FROM json_each(?)) AND rowid <= ?",
+            (orjson.dumps(keys), 2**63 - 1 if up_to is None else up_to),
         )
-        return dict(found)
+        return {by_entry[entry]: value for entry, value in found}
+
+    def positions_of(self, event_ids: Iterable[str], up_to: int | None = None) -> dict[str, int]:
+        return self._by_entry(event_ids, None, "rowid", up_to)
+
+    def content_hashes(self, event_ids: Iterable[str], entries: Sequence[str] | None = None) -> dict[str, str]:
+        """See :meth:`StoreReader.content_hashes`; ``entries``: the ids' entry ids, when already known (saves computing them)."""
+        canonical = self.codec.canonical
+        found = self._by_entry(event_ids, entries, "state")
+        return {event_id: hashlib.sha256(canonical(state)).hexdigest() for event_id, state in found.items()}
 
     def get(self, event_id: str) -> RecordedEvent | None:
-        rows = self._rows(f"SELECT {EVENT_COLUMNS} FROM {EVENT_JOIN} WHERE c.event_id = ?", (event_id,))
-        if not rows:
-            return None
-        position, recorded_at, batch, chain_hash, state = rows[0]
-        return RecordedEvent(position, recorded_at, batch, chain_hash, self.codec.event(state))
+
+        rows = self._rows(f"SELECT {EVENT_COLUMNS} FROM {EVENT_JOIN} WHERE s.originator_id = ?", (entry_hex(event_id),))
+        return next(self._recorded(rows), None)
 
     def batch_start(self, position: int) -> int | None:
-        rows = self._rows("SELECT batch FROM ledger_chain WHERE position >= ? ORDER BY position LIMIT 1", (position,))
+        rows = self._rows(
+            "SELECT MAX(batch) FROM ledger_chain_batches WHERE batch <= (SELECT MIN(position) FROM ledger_chain WHERE position >= ?)",
+            (position,),
+        )
         return rows[0][0] if rows else None
 
     def position_at(self, timestamp: str) -> int:
-        rows = self._rows("SELECT MIN(position) FROM ledger_chain WHERE recorded_at > ?", (timestamp,))
+        rows = self._rows("SELECT MIN(batch) FROM ledger_chain_batches WHERE recorded_at > ?", (timestamp,))
         return rows[0][0] if rows and rows[0][0] is not None else self.head().position + 1
 
     # -- the registry ----------------------------------------------------------------------------
@@ -182,16 +247,16 @@ class SQLiteReader(StoreReader):
 
     # -- for baselines -------------------------------------------------------------------------
 
-    def raw_rows(self, part: str) -> tuple[str, sqlite3.Cursor]:
-        """The ``CREATE TABLE`` statement and a cursor over the rows (in position order) of a table an append writes.
+    def raw_rows(self, table: str, first: int, last: int) -> tuple[str, list[tuple[Any, ...]]]:
+        """The ``CREATE TABLE`` statement of a table an append writes, and its rows for positions ``first`` to ``last``.
 
-        ``part`` is ``events`` (the stored states) or ``chain``. For benchmarks
-        that copy the very bytes the store wrote with plain ``sqlite3``; the
-        ledger itself never reads them this way.
+        ``table`` is one of :data:`APPENDED_TABLES`. For benchmarks that copy the
+        very rows the store wrote with plain ``sqlite3``; the ledger itself never
+        reads them this way.
         """
-        table = {"events": "stored_events", "chain": "ledger_chain"}[part]
         (shape,) = self.conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
-        return shape, self.conn.execute(f"SELECT * FROM {table} ORDER BY rowid")
+        where = {"stored_events": "rowid", "ledger_chain": "position", "ledger_chain_batches": "batch", "ledger_log": "position"}[table]
+        return shape, self._rows(f"SELECT * FROM {table} WHERE {where} BETWEEN ? AND ? ORDER BY rowid", (first, last))
 
     # -- checking ----------------------------------------------------------------------------
 
@@ -199,10 +264,10 @@ class SQLiteReader(StoreReader):
         from ledger.store.recorder import verify_chain
 
         cursor = self.conn.execute(
-            "SELECT s.rowid, s.state, c.position, c.event_id, c.content_hash, c.chain_hash "
+            "SELECT s.rowid, s.state, c.position, s.originator_id, NULL, c.chain_hash "
             "FROM stored_events s LEFT JOIN ledger_chain c ON c.position = s.rowid "
-            "UNION ALL SELECT NULL, NULL, c.position, c.event_id, c.content_hash, c.chain_hash "
+            "UNION ALL SELECT NULL, NULL, c.position, NULL, NULL, c.chain_hash "
             "FROM ledger_chain c WHERE c.position NOT IN (SELECT rowid FROM stored_events) "
             "ORDER BY 3, 1"
         )
-        return verify_chain(iter(cursor.fetchone, None), self.codec)
+        return verify_chain(iter(cursor.fetchone, None), self.codec, by_entry=True)

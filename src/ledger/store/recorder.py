@@ -10,10 +10,20 @@ An append (:meth:`SQLiteBackend.append`) is one transaction that takes the
 write lock first (``BEGIN IMMEDIATE``, waiting up to :data:`LOCK_TIMEOUT` for
 other writers), checks again inside the lock which ids are already recorded,
 then :meth:`SQLiteBackend.record` writes the events, extends the hash chain in
-``ledger_chain`` and writes the registry entries. Two guarantees hold at the
-database: triggers make ``UPDATE`` and ``DELETE`` of stored events, the chain
-and the dictionaries fail, so a position is never reused; :func:`verify_chain`
-recomputes the chain from the stored events.
+``ledger_chain`` (32 bytes a position) with the append's time in
+``ledger_chain_batches`` (one row an append) and writes the registry entries.
+Two guarantees hold at the database: triggers make ``UPDATE`` and ``DELETE`` of
+stored events, the chain and the dictionaries fail, so a position is never
+reused; :func:`verify_chain` recomputes the chain from the stored events.
+
+The append compresses each state with the store's dictionary, or takes the
+compressed body a validation worker made with that same dictionary
+(:class:`~ledger.store.interface.PreparedEvent`), and likewise the entry id.
+
+A store whose chain is in the earlier layout (hex hashes, the event id and the
+time on every row) is upgraded by the first writer that opens it
+(:func:`upgrade_chain`): verified before, rewritten, verified after to the same
+head, in one transaction.
 """
 
 from __future__ import annotations
@@ -22,7 +32,6 @@ import hashlib
 import json
 import sqlite3
 import struct
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -33,7 +42,17 @@ import orjson
 import zstandard
 
 from ledger.store import log
-from ledger.store.codec import RECORDED_TOPIC, TRAINING_MIN, TRAINING_SAMPLES, StateCodec, recorded_us, train_dictionary
+from ledger.store.codec import (  # noqa: F401  (LEDGER_NAMESPACE, entry_id: this module's names since the first version)
+    LEDGER_NAMESPACE,
+    RECORDED_TOPIC,
+    TRAINING_MIN,
+    TRAINING_SAMPLES,
+    StateCodec,
+    entry_hex,
+    entry_id,
+    recorded_us,
+    train_dictionary,
+)
 from ledger.store.interface import (
     Appended,
     PreparedEvent,
@@ -43,9 +62,8 @@ from ledger.store.interface import (
     Verification,
     unrecorded,
 )
-from ledger.store.reader import SQLiteReader
+from ledger.store.reader import SQLiteReader, has_old_chain
 
-LEDGER_NAMESPACE = uuid.UUID("6f1d3c1e-8a51-4a47-9d1e-2d3b9c0b7a10")
 GENESIS = bytes(32)
 LOCK_TIMEOUT = 120.0
 """Seconds an append waits for another writer's append to finish before it gives up."""
@@ -57,13 +75,17 @@ EVENTS_TABLE = (  # the event-sourcing library's SQLite table, as its recorder m
 CHAIN_TABLE = """
 CREATE TABLE IF NOT EXISTS ledger_chain (
     position INTEGER PRIMARY KEY,
-    event_id TEXT NOT NULL UNIQUE,
-    content_hash TEXT NOT NULL,
-    chain_hash TEXT NOT NULL,
-    recorded_at TEXT NOT NULL,
-    batch INTEGER NOT NULL
+    chain_hash BLOB NOT NULL
 )
 """
+"""The hash chain, one row per position: ``chain[p] = SHA-256(chain[p-1] || canonical[p])``, 32 bytes."""
+CHAIN_BATCHES_TABLE = """
+CREATE TABLE IF NOT EXISTS ledger_chain_batches (
+    batch INTEGER PRIMARY KEY,
+    recorded_at TEXT NOT NULL
+)
+"""
+"""One row per append that recorded events: its first position and its recorded time (shared by all its events)."""
 REGISTRY_TABLE = """
 CREATE TABLE IF NOT EXISTS ledger_registry (
     kind TEXT NOT NULL,
@@ -84,24 +106,12 @@ IMMUTABILITY_TRIGGERS = [
     f"""CREATE TRIGGER IF NOT EXISTS {table}_no_{action.lower()}
     BEFORE {action} ON {table}
     BEGIN SELECT RAISE(ABORT, 'ledger events are immutable: record a correction event instead'); END"""
-    for table in ("stored_events", "ledger_chain", "ledger_codec")
+    for table in ("stored_events", "ledger_chain", "ledger_chain_batches", "ledger_codec")
     for action in ("UPDATE", "DELETE")
 ]
-SCHEMA = [EVENTS_TABLE, CHAIN_TABLE, REGISTRY_TABLE, CODEC_TABLE, *IMMUTABILITY_TRIGGERS]
+SCHEMA = [EVENTS_TABLE, CHAIN_TABLE, CHAIN_BATCHES_TABLE, REGISTRY_TABLE, CODEC_TABLE, *IMMUTABILITY_TRIGGERS]
+TABLES = {"stored_events", "ledger_chain", "ledger_chain_batches", "ledger_registry", "ledger_codec"}
 INSERT_EVENT = "INSERT INTO stored_events VALUES (?, 1, ?, ?)"
-
-
-def entry_id(event_id: str) -> uuid.UUID:
-    """The aggregate id under which an event with this slug is stored (a UUID version 5)."""
-    return uuid.UUID(entry_hex(event_id))
-
-
-def entry_hex(event_id: str) -> str:
-    """:func:`entry_id` as the 32 hex digits the table holds, without building a UUID object."""
-    digest = bytearray(hashlib.sha1(LEDGER_NAMESPACE.bytes + event_id.encode()).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    return digest.hex()
 
 
 def utc(recorded_at: datetime | None) -> datetime:
@@ -134,11 +144,13 @@ class SQLiteBackend(SQLiteReader, StoreBackend):
 
     def _create_schema(self) -> None:
         existing = {name for (name,) in self._rows("SELECT name FROM sqlite_master")}
-        if {"stored_events", "ledger_chain", "ledger_registry", "ledger_codec", *log.SCHEMA_NAMES} <= existing:
+        if {*TABLES, *log.SCHEMA_NAMES} <= existing and not has_old_chain(self.conn):
             return
         if self.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             self.conn.execute("PRAGMA journal_mode=WAL")
         with self.write():
+            if has_old_chain(self.conn):
+                upgrade_chain(self.conn, self.codec)
             for statement in SCHEMA:
                 self.conn.execute(statement)
             log.build_log(self.conn, self.codec)  # the Merkle log, built from the events of a store written before it
@@ -189,7 +201,7 @@ class SQLiteBackend(SQLiteReader, StoreBackend):
         """
         at = utc(recorded_at)
         dictionary_id, trained = self._dictionary_for(prepared) if prepared else (0, None)
-        states = list(map(self.codec.encoder(dictionary_id, recorded_us(at)), (event.canonical for event in prepared)))
+        states = self.codec.states(prepared, dictionary_id, recorded_us(at))
         try:
             with self.write():
                 fresh, skipped = self._unrecorded(prepared)
@@ -198,8 +210,7 @@ class SQLiteBackend(SQLiteReader, StoreBackend):
                     trained = None
                     if fresh:
                         dictionary_id, _ = self._dictionary_for(prepared)  # the one now stored
-                        encode = self.codec.encoder(dictionary_id, recorded_us(at))
-                        states = [encode(event.canonical) for event in prepared]
+                        states = self.codec.states(prepared, dictionary_id, recorded_us(at))
                 positions = self.record([(prepared[i], states[i]) for i in fresh], registry, at.isoformat())
                 if trained is not None:
                     self.conn.execute("INSERT INTO ledger_codec VALUES (?, ?, ?, ?)", (dictionary_id, trained[0], positions[0], trained[1]))
@@ -225,22 +236,27 @@ class SQLiteBackend(SQLiteReader, StoreBackend):
         if not events:
             log.append_leaves(c, changed, [], recorded_at)
             return []
-        c.executemany(INSERT_EVENT, [(entry_hex(event.event_id), RECORDED_TOPIC, state) for event, state in events])
+        c.executemany(INSERT_EVENT, [(event.entry or entry_hex(event.event_id), RECORDED_TOPIC, state) for event, state in events])
         last = c.execute("SELECT MAX(rowid) FROM stored_events").fetchone()[0]
         first = last - len(events) + 1
         row = c.execute("SELECT chain_hash FROM ledger_chain ORDER BY position DESC LIMIT 1").fetchone()
-        previous = bytes.fromhex(row[0]) if row else GENESIS
+        previous = row[0] if row else GENESIS
+        sha256 = hashlib.sha256
         chain = []
         for position, (event, _) in enumerate(events, start=first):
-            previous = hashlib.sha256(previous + event.canonical).digest()
-            chain.append((position, event.event_id, hashlib.sha256(event.canonical).hexdigest(), previous.hex(), recorded_at, first))
-        c.executemany("INSERT INTO ledger_chain VALUES (?, ?, ?, ?, ?, ?)", chain)
+            previous = sha256(previous + event.canonical).digest()
+            chain.append((position, previous))
+        c.execute("INSERT INTO ledger_chain_batches VALUES (?, ?)", (first, recorded_at))
+        c.executemany("INSERT INTO ledger_chain VALUES (?, ?)", chain)
         log.append_leaves(c, changed, [(position, event.canonical) for position, (event, _) in enumerate(events, start=first)], recorded_at)
         return list(range(first, last + 1))
 
     def _unrecorded(self, prepared: Sequence[PreparedEvent]) -> tuple[list[int], list[str]]:
         """Indexes of the events not recorded yet, and the ids recorded with the same content; refuses any with other content."""
-        return unrecorded(prepared, self.content_hashes(event.event_id for event in prepared) if prepared else {})
+        if not prepared:
+            return [], []
+        entries = [event.entry or entry_hex(event.event_id) for event in prepared]
+        return unrecorded(prepared, self.content_hashes([event.event_id for event in prepared], entries))
 
     def _dictionary_for(self, prepared: Sequence[PreparedEvent]) -> tuple[int, tuple[bytes, int] | None]:
         """The id of the dictionary to compress this append with (0 for none), and (dictionary, samples) if it is new.
@@ -273,15 +289,17 @@ class SQLiteBackend(SQLiteReader, StoreBackend):
 UNREADABLE = (ValueError, KeyError, TypeError, AttributeError, struct.error, zstandard.ZstdError, StoreError)
 
 
-def verify_chain(rows: Iterable[tuple[Any, ...]], codec: StateCodec) -> Verification:
-    """Recompute the hash chain over ``(rowid, state, position, event_id, content_hash, chain_hash)`` rows in position order.
+def verify_chain(rows: Iterable[tuple[Any, ...]], codec: StateCodec, by_entry: bool = False) -> Verification:
+    """Recompute the hash chain over ``(rowid, state, position, event id, content hash, chain hash)`` rows in position order.
 
     A row with no stored event (rowid None) or no chain entry (position None)
-    is a break; so is a state that does not decode, or whose id or hash differs
-    from its chain entry.
+    is a break; so is a state that does not decode, or whose id (its entry id,
+    with ``by_entry``) or content hash (unless None: not kept) differs from the row's.
+    Chain hashes are hex, or 32 bytes.
     """
     previous = GENESIS
     count = 0
+    sha256 = hashlib.sha256
     for rowid, state, position, event_id, stored_hash, chain_hash in rows:
         where = position if position is not None else rowid
         if rowid is None:
@@ -291,12 +309,66 @@ def verify_chain(rows: Iterable[tuple[Any, ...]], codec: StateCodec) -> Verifica
         try:
             canonical = codec.canonical(state)
             stored_id = orjson.loads(canonical).get("id")
+            same_id = (entry_hex(stored_id) if by_entry else stored_id) == event_id
         except UNREADABLE:
             return Verification(False, count, None, where, "the stored event is not readable")
-        if stored_id != event_id or hashlib.sha256(canonical).hexdigest() != stored_hash:
+        if not same_id or (stored_hash is not None and sha256(canonical).hexdigest() != stored_hash):
             return Verification(False, count, None, where, "the stored event does not match its recorded hash")
-        previous = hashlib.sha256(previous + canonical).digest()
-        if previous.hex() != chain_hash:
+        previous = sha256(previous + canonical).digest()
+        if previous != (chain_hash if isinstance(chain_hash, bytes) else _from_hex(chain_hash)):
             return Verification(False, count, None, where, "the hash chain breaks here")
         count += 1
     return Verification(True, count, previous.hex() if count else None)
+
+
+def _from_hex(value: Any) -> bytes | None:
+    try:
+        return bytes.fromhex(value)
+    except (TypeError, ValueError):
+        return None
+
+
+# -- the earlier layout of the chain ----------------------------------------------------------
+
+OLD_CHAIN_VERIFY = (
+    "SELECT s.rowid, s.state, c.position, c.event_id, c.content_hash, c.chain_hash "
+    "FROM stored_events s LEFT JOIN ledger_chain c ON c.position = s.rowid "
+    "UNION ALL SELECT NULL, NULL, c.position, c.event_id, c.content_hash, c.chain_hash "
+    "FROM ledger_chain c WHERE c.position NOT IN (SELECT rowid FROM stored_events) "
+    "ORDER BY 3, 1"
+)
+
+
+def upgrade_chain(conn: sqlite3.Connection, codec: StateCodec) -> None:
+    """Inside a write transaction: move a chain kept in the earlier layout to the compact one, checked before and after.
+
+    The earlier ``ledger_chain`` kept, per position, the event id, the content
+    hash and the chain hash as hex, the recorded time and the batch. The compact
+    one keeps the chain hash as 32 bytes; the id is ``stored_events``' own
+    ``originator_id``, the content hash is recomputed from the state, and the
+    time is kept once per append (``ledger_chain_batches``). The chain must
+    verify before (a broken chain is not rewritten: :class:`StoreError`) and
+    give the same head after, or the transaction is rolled back.
+    """
+    before = verify_chain(iter(conn.execute(OLD_CHAIN_VERIFY).fetchone, None), codec)
+    if not before.ok:
+        raise StoreError(
+            f"the hash chain breaks at position {before.first_bad_position} ({before.reason}); "
+            "the store keeps its earlier layout, which this version does not read"
+        )
+    mixed = conn.execute("SELECT batch FROM ledger_chain GROUP BY batch HAVING COUNT(DISTINCT recorded_at) > 1 LIMIT 1").fetchone()
+    if mixed:
+        raise StoreError(f"the append at position {mixed[0]} has events recorded at different times; the store keeps its earlier layout")
+    conn.execute(CHAIN_BATCHES_TABLE)
+    conn.execute("INSERT INTO ledger_chain_batches SELECT batch, MIN(recorded_at) FROM ledger_chain GROUP BY batch ORDER BY batch")
+    conn.execute(CHAIN_TABLE.replace("ledger_chain", "ledger_chain_compact"))
+    cursor = conn.execute("SELECT position, chain_hash FROM ledger_chain ORDER BY position")
+    while page := cursor.fetchmany(10_000):
+        conn.executemany("INSERT INTO ledger_chain_compact VALUES (?, ?)", [(position, bytes.fromhex(hashed)) for position, hashed in page])
+    for (trigger,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'ledger_chain'").fetchall():
+        conn.execute(f"DROP TRIGGER {trigger}")
+    conn.execute("DROP TABLE ledger_chain")
+    conn.execute("ALTER TABLE ledger_chain_compact RENAME TO ledger_chain")
+    after = SQLiteReader(conn, "").verify()
+    if (after.ok, after.count, after.head) != (True, before.count, before.head):
+        raise StoreError(f"the chain's new layout did not verify to the same head ({after.reason or after.head}); nothing was changed")
