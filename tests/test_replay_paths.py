@@ -125,7 +125,7 @@ def test_an_open_ledger_answers_from_a_read_model_rebuilt_by_another_process(tmp
         rebuilt = tmp_path / "rebuilt.view.db"
         assert CliRunner().invoke(main, ["project", "--rebuild", "--db", db, "--view", str(rebuilt)]).exit_code == 0
         with closing(sqlite3.connect(rebuilt)) as conn:  # a mark only the new file holds
-            conn.execute("UPDATE restriction_versions SET state = json_set(state, '$.status', 'rebuilt')")
+            conn.execute("UPDATE restriction_states SET state = json_set(state, '$.status', 'rebuilt')")
             conn.commit()
             conn.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, as a rebuild renames it
         os.replace(rebuilt, tmp_path / "ledger.view.db")  # the old file untouched: only its name now opens another

@@ -16,12 +16,11 @@ import sqlite3
 from datetime import date, datetime
 from typing import Any
 
-import orjson
-
 from ledger.dates import DateError
 from ledger.projections.selection import split_entity
+from ledger.readmodel.rows import whole_state
 from ledger.readmodel.schema import ReadModelError
-from ledger.readmodel.versions import HISTORY_TABLES
+from ledger.readmodel.versions import HISTORY_TABLES, HistoryTable
 
 PROJECTIONS = tuple(HISTORY_TABLES)
 
@@ -64,17 +63,25 @@ def replay(
     projection, key = split_entity(entity) if entity is not None else (None, "")
     result: dict[str, list[dict[str, Any]]] = {}
     for name in names:
-        table = HISTORY_TABLES[name].table
+        table = HISTORY_TABLES[name]
         if entity is None:
-            states = conn.execute(f"SELECT state FROM {table} WHERE {condition} ORDER BY entity", params).fetchall()
+            states = conn.execute(f"{stored_states(table)} WHERE {condition} ORDER BY h.entity", params).fetchall()
         elif projection not in (None, name):
             states = []
         elif known_at is None and recorded_through is None:
             states = latest_state(conn, table, key, as_of.isoformat())
         else:
-            states = conn.execute(f"SELECT state FROM {table} WHERE {condition} AND entity = :entity", {**params, "entity": key}).fetchall()
-        result[name] = [orjson.loads(state) for (state,) in states]
+            states = conn.execute(f"{stored_states(table)} WHERE {condition} AND h.entity = :entity", {**params, "entity": key}).fetchall()
+        result[name] = [whole_state(state, events) for state, events in states]
     return result
+
+
+def stored_states(table: HistoryTable) -> str:
+    """SELECT the stored state and the events list of the history rows ``h`` (the WHERE clause to follow)."""
+    return (
+        f"SELECT s.state, substr(l.ids, 1, h.events_end) || ']' FROM {table.history} h "
+        f"JOIN {table.states} s ON s.id = h.state_id JOIN event_lists l ON l.id = h.events_list"
+    )
 
 
 def event_count(last: int, recorded_through: int) -> int:
@@ -117,21 +124,26 @@ def position_after(conn: sqlite3.Connection, moment: datetime) -> int:
     return last_position(conn) + 1
 
 
-def latest_state(conn: sqlite3.Connection, table: str, entity: str, as_of: str) -> list[tuple[str]]:
+def latest_state(conn: sqlite3.Connection, table: HistoryTable, entity: str, as_of: str) -> list[tuple[str, str]]:
     """One entity's state on ``as_of`` as known and recorded now: at most one row, found in O(log n).
 
     The rows an entity holds as known and recorded now are the segments of one
     valid-time line: they never overlap. So the row holding on a date is the
     last one starting on or before it (or the open-start row), if it has not
-    ended by then. Two index probes, however long the entity's history.
+    ended by then. Two index probes, however long the entity's history, then
+    the row's state and events list fetched by their ids.
     """
-    now = f"SELECT state, valid_to FROM {table} WHERE entity = ? AND recorded_to IS NULL AND known_to IS NULL"
+    now = f"SELECT valid_to, state_id, events_list, events_end FROM {table.history} WHERE entity = ? AND recorded_to IS NULL AND known_to IS NULL"
     row = conn.execute(f"{now} AND valid_from <= ? ORDER BY valid_from DESC LIMIT 1", (entity, as_of)).fetchone()
     if row is None:
         row = conn.execute(f"{now} AND valid_from IS NULL LIMIT 1", (entity,)).fetchone()
-    if row is None or (row[1] is not None and row[1] <= as_of):
+    if row is None or (row[0] is not None and row[0] <= as_of):
         return []
-    return [(row[0],)]
+    found = conn.execute(
+        f"SELECT (SELECT state FROM {table.states} WHERE id = ?), (SELECT substr(ids, 1, ?) || ']' FROM event_lists WHERE id = ?)",
+        (row[1], row[3], row[2]),
+    ).fetchone()
+    return [found]
 
 
 def batch_start(conn: sqlite3.Connection, position: int) -> int:
