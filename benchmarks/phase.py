@@ -30,6 +30,7 @@ def _phases() -> dict[str, Callable[..., dict[str, Any]]]:
         "ingest": write.ingest_phase,
         "raw": write.raw_phase,
         "rebuild": read.rebuild_phase,
+        "raw_rebuild": read.raw_rebuild_phase,
         "query": read.query_phase,
         "late": read.late_event_phase,
         "by_the_book": bythebook.by_the_book_phase,

@@ -142,10 +142,11 @@ def test_every_table_and_column_is_described(tmp_path):
 def test_datasette_shows_labels_facets_and_search(db, corpus_view):
     ds = build_datasette(corpus_view)
     assert "_sqlite_migrations" not in {table["name"] for table in rows(ds, "/ledger.json")["tables"] if not table["hidden"]}
-    table = rows(ds, "/ledger/restriction_versions.json?_labels=on&_facet=status&_shape=objects")
-    issuer = table["rows"][0]["issuer"]
-    assert isinstance(issuer, dict) and issuer["label"] != issuer["value"]  # the actor's name, linked
-    assert table["facet_results"]["status"]["results"]
+    cited = rows(ds, "/ledger/event_sources.json?_labels=on&speaker__notblank=1&_shape=objects")
+    speaker = cited["rows"][0]["speaker"]
+    assert isinstance(speaker, dict) and speaker["label"] != speaker["value"]  # the actor's name, linked
+    table = rows(ds, "/ledger/restriction_versions.json?_facet=status&_facet=issuer&_shape=objects")
+    assert table["rows"] and table["facet_results"]["status"]["results"] and table["facet_results"]["issuer"]["results"]
     found = rows(ds, "/ledger/events.json?_search=Kursk&_shape=array")
     assert found and all("kursk" in (row["summary"] + (row["quote"] or "")).lower() for row in found)
 

@@ -309,7 +309,7 @@ def test_a_read_model_rendered_before_the_readings_is_rebuilt_before_it_answers(
     project(db, view)
     with sqlite3.connect(view) as conn:  # as a read model of the previous release: no m0004, states without alternatives
         conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm0004_states_with_readings'")
-        conn.execute("UPDATE restriction_versions SET state = json_remove(state, '$.alternatives')")
+        conn.execute("UPDATE restriction_states SET state = json_remove(state, '$.alternatives')")
     assert caught_up_view(db, view) == view
     states = view_replay(view, "2024-08-20", only="restrictions")["restrictions"]
     assert states and all("alternatives" in state for state in states)

@@ -4,6 +4,7 @@ history rows on three time axes, and as-of answers that are the same as ``ledger
 from __future__ import annotations
 
 import random
+import re
 import sqlite3
 import subprocess
 import sys
@@ -30,7 +31,7 @@ from helpers import (
 from ledger.cli import main
 from ledger.ingest import ingest_dicts
 from ledger.readmodel import Projector, ReadModelError, migrate, project, status, view_path_for
-from ledger.readmodel.query import as_of_condition
+from ledger.readmodel.query import as_of_condition, stored_states
 from ledger.readmodel.schema import MIGRATIONS_DIR
 from ledger.readmodel.versions import HISTORY_TABLES
 from ledger.store import open_store
@@ -323,13 +324,15 @@ def test_as_of_lookups_are_index_range_scans(tmp_path, known_at, recorded):
     params = {"as_of": "2024-06-01", "known_at": "2024-06-01", "recorded_through": 10, "entity": "x"}
     for table in HISTORY_TABLES.values():
         condition = as_of_condition(known_at, recorded)
-        one = conn.execute(f"EXPLAIN QUERY PLAN SELECT state FROM {table.table} WHERE {condition} AND entity = :entity", params).fetchall()
+        one = conn.execute(f"EXPLAIN QUERY PLAN {stored_states(table)} WHERE {condition} AND h.entity = :entity", params).fetchall()
         # either index that starts the search from the entity (the as-of index holds it after the two ends)
-        assert one[0][3].startswith(f"SEARCH {table.table} USING INDEX {table.table}_")
+        assert re.match(f"SEARCH h USING (COVERING )?INDEX {table.history}_", one[0][3]), one
         assert "entity=?" in one[0][3]
         if not recorded:
-            every = conn.execute(f"EXPLAIN QUERY PLAN SELECT state FROM {table.table} WHERE {condition} ORDER BY entity", params).fetchall()
-            assert f"SEARCH {table.table} USING INDEX {table.table}_as_of (recorded_to=?" in every[0][3]
+            every = conn.execute(f"EXPLAIN QUERY PLAN {stored_states(table)} WHERE {condition} ORDER BY h.entity", params).fetchall()
+            assert re.match(f"SEARCH h USING (COVERING )?INDEX {table.history}_as_of \\(recorded_to=\\?", every[0][3]), every
+        # the state and the events list are then fetched by their ids
+        assert all("USING INTEGER PRIMARY KEY" in step[3] for step in one[1:])
 
 
 def test_full_text_search_finds_summaries_and_quotes(db, tmp_path):

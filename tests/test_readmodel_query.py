@@ -6,11 +6,13 @@ import random
 import sqlite3
 from datetime import date, timedelta
 
+import orjson
 import pytest
 
 from helpers import SMALL, synthetic_store, view_replay
 from ledger.readmodel import project
-from ledger.readmodel.query import as_of_condition, latest_state
+from ledger.readmodel.query import as_of_condition, latest_state, stored_states
+from ledger.readmodel.rows import whole_state
 from ledger.readmodel.versions import HISTORY_TABLES
 
 PROJECTIONS = ("restrictions", "aid_packages", "positions", "territory")
@@ -73,30 +75,38 @@ def test_one_entity_lookup_agrees_with_the_range_condition_on_every_row_boundary
                         f"SELECT state FROM {table.table} WHERE {condition} AND entity = :entity",
                         {"as_of": as_of, "entity": entity},
                     ).fetchall()
-                    assert latest_state(conn, table.table, entity, as_of) == expected, (table.table, entity, as_of)
+                    found = [whole_state(state, events) for state, events in latest_state(conn, table, entity, as_of)]
+                    assert found == [orjson.loads(state) for (state,) in expected], (table.table, entity, as_of)
 
 
 def test_the_one_entity_lookup_is_a_descending_index_range(view):
     conn = sqlite3.connect(view)
     for table in HISTORY_TABLES.values():
         plan = conn.execute(
-            f"EXPLAIN QUERY PLAN SELECT state, valid_to FROM {table.table} WHERE entity = ? AND recorded_to IS NULL "
-            "AND known_to IS NULL AND valid_from <= ? ORDER BY valid_from DESC LIMIT 1",
+            f"EXPLAIN QUERY PLAN SELECT valid_to, state_id, events_list, events_end FROM {table.history} WHERE entity = ? "
+            "AND recorded_to IS NULL AND known_to IS NULL AND valid_from <= ? ORDER BY valid_from DESC LIMIT 1",
             ("x", "2020-01-01"),
         ).fetchall()
-        assert f"USING INDEX {table.table}_entity (entity=? AND recorded_to=? AND known_to=? AND valid_from<?)" in plan[0][3]
+        step = f"USING COVERING INDEX {table.history}_as_of (recorded_to=? AND known_to=? AND entity=? AND valid_from<?)"
+        assert step in plan[0][3], plan
         assert not any("TEMP B-TREE" in step[3] for step in plan)
 
 
 def test_the_whole_state_lookup_tests_the_dates_inside_the_index(view):
     conn = sqlite3.connect(view)
     columns = {
-        table.table: [row[2] for row in conn.execute(f"PRAGMA index_info({table.table}_as_of)")] for table in HISTORY_TABLES.values()
+        table.history: [row[2] for row in conn.execute(f"PRAGMA index_info({table.history}_as_of)")] for table in HISTORY_TABLES.values()
     }
-    assert set(map(tuple, columns.values())) == {("recorded_to", "known_to", "entity", "valid_from", "valid_to")}
+    assert set(map(tuple, columns.values())) == {
+        ("recorded_to", "known_to", "entity", "valid_from", "valid_to", "state_id", "events_list", "events_end")
+    }
     for table in HISTORY_TABLES.values():
         plan = conn.execute(
-            f"EXPLAIN QUERY PLAN SELECT state FROM {table.table} WHERE {as_of_condition(False, False)} ORDER BY entity",
+            f"EXPLAIN QUERY PLAN {stored_states(table)} WHERE {as_of_condition(False, False)} ORDER BY h.entity",
             {"as_of": "2020-01-01"},
         ).fetchall()
-        assert [step[3] for step in plan] == [f"SEARCH {table.table} USING INDEX {table.table}_as_of (recorded_to=? AND known_to=?)"]
+        assert [step[3] for step in plan] == [
+            f"SEARCH h USING COVERING INDEX {table.history}_as_of (recorded_to=? AND known_to=?)",
+            "SEARCH s USING INTEGER PRIMARY KEY (rowid=?)",
+            "SEARCH l USING INTEGER PRIMARY KEY (rowid=?)",
+        ]

@@ -179,7 +179,7 @@ def test_a_rebuild_stopped_halfway_is_done_again_by_the_next_run(db, tmp_path, m
     conn = sqlite3.connect(view)
     assert conn.execute("SELECT position FROM projector_state WHERE name = 'ledger-view'").fetchone()[0] == 0
     assert conn.execute("SELECT COUNT(*) FROM projector_state WHERE name = ?", (REBUILDING,)).fetchone()[0] == 1
-    assert conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'restriction_versions_entity'").fetchone()[0] == 0
+    assert conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'restriction_history_entity'").fetchone()[0] == 0
     conn.close()
 
     report = project(db, view)  # a plain run sees position 0 and starts over

@@ -125,7 +125,7 @@ def test_an_open_ledger_answers_from_a_read_model_rebuilt_by_another_process(tmp
         rebuilt = tmp_path / "rebuilt.view.db"
         assert CliRunner().invoke(main, ["project", "--rebuild", "--db", db, "--view", str(rebuilt)]).exit_code == 0
         with closing(sqlite3.connect(rebuilt)) as conn:  # a mark only the new file holds
-            conn.execute("UPDATE restriction_versions SET state = json_set(state, '$.status', 'rebuilt')")
+            conn.execute("UPDATE restriction_states SET state = json_set(state, '$.status', 'rebuilt')")
             conn.commit()
             conn.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, as a rebuild renames it
         os.replace(rebuilt, tmp_path / "ledger.view.db")  # the old file untouched: only its name now opens another
@@ -177,6 +177,6 @@ def test_an_open_ledger_answers_from_a_store_that_replaced_its_file(tmp_path, le
 def test_replay_json_is_the_typed_answer_dumped(corpus_ledger, engine, asked):
     typed = corpus_ledger.replay("2024-06-01", engine=engine, **asked).model_dump(mode="json")
     assert corpus_ledger.replay_json("2024-06-01", engine=engine, **asked) == typed
-    raw = corpus_ledger.replay_json("2024-06-01", engine=engine, raw=True, **asked)
-    assert {key: [json.loads(text) for text in value] if key in CONTRACT else value for key, value in raw.items()} == typed
-    assert all(isinstance(text, str) for key in CONTRACT for text in raw.get(key, []))
+    each = corpus_ledger.replay_json("2024-06-01", engine=engine, each=lambda state: ("seen", state), **asked)
+    assert {key: [state for _, state in value] if key in CONTRACT else value for key, value in each.items()} == typed
+    assert all(seen == "seen" for key in CONTRACT for seen, _ in each.get(key, []))

@@ -146,3 +146,16 @@ def test_an_earlier_chain_that_does_not_verify_is_not_rewritten(earlier):
     with pytest.raises(StoreError, match="breaks at position 7"):
         open_store(db)
     assert "event_id" in chain_columns(db)
+
+
+def test_a_store_in_the_earlier_layout_that_cannot_be_written_is_refused_with_a_reason(earlier, monkeypatch):
+    from ledger.store import recorder
+
+    def read_only(location, create=True):
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    db, _ = earlier
+    monkeypatch.setattr(recorder, "open_backend", read_only)
+    with pytest.raises(StoreError, match="earlier layout and cannot be upgraded: attempt to write a readonly database"):
+        open_reader(db)
+    assert "event_id" in chain_columns(db)

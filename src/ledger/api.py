@@ -27,8 +27,6 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import orjson
-
 from ledger.projections.selection import optional_day, projection_names, required_day
 
 if TYPE_CHECKING:
@@ -308,27 +306,26 @@ class Ledger:
         *,
         entity: str | None = None,
         engine: Engine = "auto",
-        raw: bool = False,
+        each: Callable[[dict[str, Any]], Any] | None = None,
     ) -> dict[str, Any]:
         """``replay(...).model_dump(mode="json")``, the same data, without building the typed answer.
 
         For writing a whole state out: the read model's states are JSON already,
         so its answer is returned as read (a big ledger's state is tens of MB;
-        typing and dumping it again would take longer than reading it). ``raw``:
-        each entity state is left as its JSON text (keys sorted), unparsed, for
-        a caller that writes the states out one by one.
+        typing and dumping it again would take longer than reading it).
+        ``each`` is applied to each entity state as it is read, and the lists
+        hold what it returns: a caller that writes the states out can turn each
+        into its output at once, and never hold the whole state.
         """
-        answer, engine_used = self._replay(as_of, known_at, recorded_before, only, entity, engine, str if raw else orjson.loads)
+        answer, engine_used = self._replay(as_of, known_at, recorded_before, only, entity, engine, each)
         if engine_used == "view":
             return answer
         from ledger.results import PROJECTION_LISTS
 
         with collection_paused():
             data = state_model().model_validate(answer).model_dump(mode="json")
-        if raw:
-            for name in PROJECTION_LISTS:
-                if name in data:
-                    data[name] = [orjson.dumps(state, option=orjson.OPT_SORT_KEYS).decode() for state in data[name]]
+        if each is not None:
+            data.update({name: [each(state) for state in data[name]] for name in PROJECTION_LISTS if name in data})
         return data
 
     def _replay(
@@ -339,11 +336,11 @@ class Ledger:
         only: str | Iterable[str] | None,
         entity: str | None,
         engine: Engine,
-        decode: Callable[[str], Any] = orjson.loads,
+        each: Callable[[dict[str, Any]], Any] | None = None,
     ) -> tuple[dict[str, Any], Literal["fold", "view"]]:
         """A replay's answer as plain data (the fields of :class:`~ledger.results.State`), and the engine that gave it.
 
-        ``decode`` makes each of the read model's states from its JSON text (default: parsed).
+        ``each`` is applied to each of the read model's states as it is read (see :meth:`replay_json`).
         """
         day, known, names = required_day(as_of), optional_day(known_at), projection_names(only)
         rb = int(recorded_before) if isinstance(recorded_before, str) and recorded_before.isdigit() else recorded_before
@@ -355,7 +352,7 @@ class Ledger:
             current = self._current
             assert current is not None and current.conn is not None  # _engine made sure of it
             through = query.recorded_through(current.conn, rb) if rb is not None else current.position
-            asked = (current.conn, day, known, names, through if rb is not None else None, entity, decode)
+            asked = (current.conn, day, known, names, through if rb is not None else None, entity, each)
             if entity is not None:  # a few objects: no collection to pause
                 lists = query.replay(*asked)
             else:

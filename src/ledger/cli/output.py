@@ -143,15 +143,14 @@ def emit_json(data: Any) -> None:
     out.flush()
 
 
-def json_at_depth(text: str, depth: int) -> orjson.Fragment:
-    """A JSON text as :func:`emit_json` prints it ``depth`` levels deep, to be placed there unparsed.
+def json_at_depth(data: Any, depth: int) -> orjson.Fragment:
+    """``data`` as :func:`emit_json` prints it ``depth`` levels deep, to be placed there as it is.
 
-    It is parsed and dumped alone, so its objects are freed at once (a whole
-    state printed this way never holds all its objects at the same time), and
-    its lines are indented by ``depth`` levels: a JSON text has no raw newline
-    but those between its lines.
+    Dumped alone, so that ``data`` can be freed at once (a whole state printed
+    this way is never held parsed all at the same time), then its lines
+    indented by ``depth`` levels: JSON has no raw newline but those between its lines.
     """
-    lines = orjson.dumps(orjson.loads(text), option=JSON_OPTIONS, default=str)
+    lines = orjson.dumps(data, option=JSON_OPTIONS, default=str)
     return orjson.Fragment(lines.replace(b"\n", b"\n" + b"  " * depth))
 
 

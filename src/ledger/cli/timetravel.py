@@ -323,11 +323,8 @@ def replay(as_of: str, known_at: str | None, recorded_before: str | None, only: 
       ledger replay --as-of 2024-06-01 --format markdown
     """
     with open_ledger(db, view) as ledger:
-        if fmt == "json":  # each state printed from its JSON text: never the whole state parsed at once
-            state = ledger.replay_json(as_of, known_at, recorded_before, only, raw=True)
-            emit_json(
-                {key: [json_at_depth(text, 2) for text in value] if key in PROJECTION_COLUMNS else value for key, value in state.items()}
-            )
+        if fmt == "json":  # each state dumped as it is read: never the whole state held parsed
+            emit_json(ledger.replay_json(as_of, known_at, recorded_before, only, each=lambda state: json_at_depth(state, 2)))
             return
         state = ledger.replay_json(as_of, known_at, recorded_before, only)
         names = actor_names(ledger) if fmt in ("table", "markdown") and state.get("positions") else {}

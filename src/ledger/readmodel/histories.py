@@ -29,7 +29,7 @@ from ledger.projections.fold import Unit, build_units
 from ledger.projections.history import RowBook, ValidSweep, Version, known_slices, linked_ids
 from ledger.projections.state import PROJECTIONS
 from ledger.projections.visibility import AmendmentCache, known_resolved, public_day, resolve
-from ledger.readmodel.rows import json_text
+from ledger.readmodel.rows import split_state
 
 DEFAULT_BUDGET = settings.history_budget_mb() * 1024
 """KB of kept histories (see :attr:`EntityHistory.size`) before the least recently used are forgotten.
@@ -39,8 +39,8 @@ it is touched. Set ``LEDGER_HISTORY_BUDGET_MB`` to trade memory for speed.
 """
 
 
-KnownNow = dict[tuple[date, date | None], tuple[date, str]]
-"""An entity's known-now rows in the read model: (valid start, valid end) → (known_from, state as stored JSON)."""
+KnownNow = dict[tuple[date, date | None], tuple[date, tuple[str, str]]]
+"""An entity's known-now rows in the read model: (valid start, valid end) → (known_from, state as stored: see :func:`split_state`)."""
 
 
 def _reported_then_id(data: dict[str, Any]) -> tuple[str, str]:
@@ -83,7 +83,7 @@ class EntityHistory:
             return None
         for segment in history.sweep.segments:
             found = known_now.get((segment.start, segment.end))
-            if found is None or found[1] != json_text(segment.state):
+            if found is None or found[1] != split_state(segment.state):
                 return None
             history.book.open[(segment.start, segment.end)] = (segment, found[0])
         history.last_reported = events[-1]["reported"]

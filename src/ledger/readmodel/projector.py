@@ -61,7 +61,7 @@ Progress = Callable[[int, int], None]
 
 VIEW_TABLES = (
     "events", "event_sources", "links", "entity_events", "actors", "sources", "questions",
-    *(table.table for table in HISTORY_TABLES.values()),
+    *(name for table in HISTORY_TABLES.values() for name in (table.history, table.states)), "event_lists",
 )  # fmt: skip
 
 

@@ -17,12 +17,11 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-import orjson
-
 from ledger.dates import DateError
 from ledger.projections.selection import split_entity
+from ledger.readmodel.rows import whole_state
 from ledger.readmodel.schema import ReadModelError
-from ledger.readmodel.versions import HISTORY_TABLES
+from ledger.readmodel.versions import HISTORY_TABLES, HistoryTable
 
 PROJECTIONS = tuple(HISTORY_TABLES)
 
@@ -53,31 +52,40 @@ def replay(
     names: list[str],
     recorded_through: int | None = None,
     entity: str | None = None,
-    decode: Callable[[str], Any] = orjson.loads,
+    each: Callable[[dict[str, Any]], Any] | None = None,
 ) -> dict[str, list[Any]]:
     """The states of the projections in ``names`` on ``as_of``, from the read model.
 
     - ``known_at``: only what had been reported by then (None: everything known);
     - ``recorded_through`` P: the read model as it stood after store position P (None: now);
     - ``entity``: one entity only (``ID`` or ``projection:ID``), for millisecond lookups;
-    - ``decode``: what to make of each state's stored JSON text (parsed by default).
+    - ``each``: applied to each state as it is read, the lists holding what it returns.
     """
     params = {"as_of": as_of.isoformat(), "known_at": known_at.isoformat() if known_at else None, "recorded_through": recorded_through}
     condition = as_of_condition(known_at is not None, recorded_through is not None)
     projection, key = split_entity(entity) if entity is not None else (None, "")
     result: dict[str, list[Any]] = {}
     for name in names:
-        table = HISTORY_TABLES[name].table
+        table = HISTORY_TABLES[name]
         if entity is None:
-            states = conn.execute(f"SELECT state FROM {table} WHERE {condition} ORDER BY entity", params).fetchall()
+            states = conn.execute(f"{stored_states(table)} WHERE {condition} ORDER BY h.entity", params).fetchall()
         elif projection not in (None, name):
             states = []
         elif known_at is None and recorded_through is None:
             states = latest_state(conn, table, key, as_of.isoformat())
         else:
-            states = conn.execute(f"SELECT state FROM {table} WHERE {condition} AND entity = :entity", {**params, "entity": key}).fetchall()
-        result[name] = [decode(state) for (state,) in states]
+            states = conn.execute(f"{stored_states(table)} WHERE {condition} AND h.entity = :entity", {**params, "entity": key}).fetchall()
+        found = (whole_state(state, events) for state, events in states)
+        result[name] = [each(state) for state in found] if each else list(found)
     return result
+
+
+def stored_states(table: HistoryTable) -> str:
+    """SELECT the stored state and the events list of the history rows ``h`` (the WHERE clause to follow)."""
+    return (
+        f"SELECT s.state, substr(l.ids, 1, h.events_end) || ']' FROM {table.history} h "
+        f"JOIN {table.states} s ON s.id = h.state_id JOIN event_lists l ON l.id = h.events_list"
+    )
 
 
 def event_count(last: int, recorded_through: int) -> int:
@@ -120,21 +128,26 @@ def position_after(conn: sqlite3.Connection, moment: datetime) -> int:
     return last_position(conn) + 1
 
 
-def latest_state(conn: sqlite3.Connection, table: str, entity: str, as_of: str) -> list[tuple[str]]:
+def latest_state(conn: sqlite3.Connection, table: HistoryTable, entity: str, as_of: str) -> list[tuple[str, str]]:
     """One entity's state on ``as_of`` as known and recorded now: at most one row, found in O(log n).
 
     The rows an entity holds as known and recorded now are the segments of one
     valid-time line: they never overlap. So the row holding on a date is the
     last one starting on or before it (or the open-start row), if it has not
-    ended by then. Two index probes, however long the entity's history.
+    ended by then. Two index probes, however long the entity's history, then
+    the row's state and events list fetched by their ids.
     """
-    now = f"SELECT state, valid_to FROM {table} WHERE entity = ? AND recorded_to IS NULL AND known_to IS NULL"
+    now = f"SELECT valid_to, state_id, events_list, events_end FROM {table.history} WHERE entity = ? AND recorded_to IS NULL AND known_to IS NULL"
     row = conn.execute(f"{now} AND valid_from <= ? ORDER BY valid_from DESC LIMIT 1", (entity, as_of)).fetchone()
     if row is None:
         row = conn.execute(f"{now} AND valid_from IS NULL LIMIT 1", (entity,)).fetchone()
-    if row is None or (row[1] is not None and row[1] <= as_of):
+    if row is None or (row[0] is not None and row[0] <= as_of):
         return []
-    return [(row[0],)]
+    found = conn.execute(
+        f"SELECT (SELECT state FROM {table.states} WHERE id = ?), (SELECT substr(ids, 1, ?) || ']' FROM event_lists WHERE id = ?)",
+        (row[1], row[3], row[2]),
+    ).fetchone()
+    return [found]
 
 
 def batch_start(conn: sqlite3.Connection, position: int) -> int:

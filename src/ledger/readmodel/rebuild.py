@@ -41,7 +41,8 @@ from ledger.projections.base import EntityKey
 from ledger.readmodel import rows
 from ledger.readmodel.histories import EntityHistory, HistoryDelta
 from ledger.readmodel.membership import Membership, role
-from ledger.readmodel.versions import HISTORY_TABLES, HistoryTable, Row, identity
+from ledger.readmodel.states import EntityStates, Ids
+from ledger.readmodel.versions import HISTORY_TABLES, STORED_COLUMNS, HistoryTable, Row, identity
 
 if TYPE_CHECKING:
     from ledger.readmodel.projector import ProjectionReport
@@ -161,7 +162,9 @@ EVENT_SQL = rows.insert_sql("events", rows.EVENT_COLUMNS)
 SOURCE_SQL = rows.insert_sql("event_sources", rows.SOURCE_COLUMNS)
 LINK_SQL = rows.insert_sql("links", rows.LINK_COLUMNS, "INSERT OR IGNORE")
 ENTITY_EVENT_SQL = rows.insert_sql("entity_events", rows.ENTITY_EVENT_COLUMNS)
-VERSION_SQL = {name: rows.insert_sql(table.table, table.columns) for name, table in HISTORY_TABLES.items()}
+VERSION_SQL = {name: rows.insert_sql(table.history, STORED_COLUMNS) for name, table in HISTORY_TABLES.items()}
+STATE_SQL = {name: rows.insert_sql(table.states, ("id", "state")) for name, table in HISTORY_TABLES.items()}
+EVENT_LIST_SQL = rows.insert_sql("event_lists", ("id", "ids"))
 
 
 class Rebuild:
@@ -183,6 +186,8 @@ class Rebuild:
         self.store, self.view, self.end = store, view, end
         self.report, self.progress = report, progress
         self.batches: list[int] = []
+        self.state_ids = {name: Ids() for name in HISTORY_TABLES}
+        self.list_ids = Ids()
 
     @property
     def last_batch(self) -> int:
@@ -287,9 +292,16 @@ class Rebuild:
 
         def write(group: Group, found: GroupRows) -> None:
             nonlocal members_done
-            version_rows, entity_event_rows, entities, opened, closed = found
+            (version_rows, states, lists), entity_event_rows, entities, opened, closed = found
+            list_base = self.list_ids.next
+            self.list_ids.next += len(lists)
+            sink.add(EVENT_LIST_SQL, [(list_id + list_base, ids) for list_id, ids in lists])
             for projection, table_rows in version_rows.items():
-                sink.add(VERSION_SQL[projection], table_rows)
+                state_ids = self.state_ids[projection]
+                state_base = state_ids.next
+                state_ids.next += len(states[projection])
+                sink.add(STATE_SQL[projection], [(state_id + state_base, text) for state_id, text in states[projection]])
+                sink.add(VERSION_SQL[projection], [(*row[:10], row[10] + state_base, row[11] + list_base, row[12]) for row in table_rows])
             sink.add(ENTITY_EVENT_SQL, entity_event_rows)
             self.report.entities += entities
             self.report.opened += opened
@@ -307,13 +319,19 @@ class Rebuild:
 
 
 Group = list[tuple[EntityKey, list[int]]]
-GroupRows = tuple[dict[str, list[Row]], list[tuple[Any, ...]], int, int, int]
-"""A group's rows: version rows by projection, ``entity_events`` rows, then entity updates, rows opened and rows closed."""
+StoredRows = tuple[dict[str, list[Row]], dict[str, list[tuple[int, str]]], list[tuple[int, str]]]
+"""A group's history rows by projection, its states by projection and its events lists, numbered from 0 within the group."""
+GroupRows = tuple[StoredRows, list[tuple[Any, ...]], int, int, int]
+"""A group's rows: history rows with their states and lists, ``entity_events`` rows, then entity updates, rows opened and rows closed."""
 
 
 def replay_group(group: Group, events: dict[int, dict[str, Any]], batches: list[int]) -> GroupRows:
     """The rows of a group of entities, from their events (``{position: event}``) and the store's batch starts."""
     version_rows: dict[str, list[Row]] = {}
+    states: dict[str, list[tuple[int, str]]] = {}
+    lists: list[tuple[int, str]] = []
+    state_ids = {name: Ids(0) for name in HISTORY_TABLES}
+    list_ids = Ids(0)
     entity_event_rows: list[tuple[Any, ...]] = []
     updates = closed = 0
     for entity, positions in group:
@@ -331,13 +349,16 @@ def replay_group(group: Group, events: dict[int, dict[str, Any]], batches: list[
         if arrived:
             replay.arrive(current, arrived)  # type: ignore[arg-type]  # current is set once a group has started
             updates += 1
-        version_rows.setdefault(entity.projection, []).extend(replay.rows())
+        stored = EntityStates(state_ids[entity.projection], list_ids)
+        version_rows.setdefault(entity.projection, []).extend(stored.stored(row) for row in replay.rows())
+        states.setdefault(entity.projection, []).extend(stored.new_states)
+        lists.extend(stored.written_lists())
         closed += len(replay.closed)
         entity_event_rows.extend(
             (entity.projection, entity.key, position, events[position]["id"], role(events[position], entity)) for position in positions
         )
     opened = sum(len(table_rows) for table_rows in version_rows.values())
-    return version_rows, entity_event_rows, updates, opened, closed
+    return (version_rows, states, lists), entity_event_rows, updates, opened, closed
 
 
 def entity_groups(entities: Iterator[tuple[EntityKey, list[int]]], size: int) -> Iterator[list[tuple[EntityKey, list[int]]]]:

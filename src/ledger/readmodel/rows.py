@@ -38,6 +38,22 @@ def json_text(value: Any) -> str:
 _json = json_text
 
 
+def split_state(state: dict[str, Any]) -> tuple[str, str]:
+    """A rendered state as the read model stores it: the JSON with an empty ``events`` list, and that list's JSON.
+
+    The empty list keeps the key's place, so putting the list back (``json_set``
+    in SQL, or setting the key after parsing) gives the state's JSON again.
+    """
+    return _json({**state, "events": []}), _json(state.get("events", []))
+
+
+def whole_state(state: str, events: str) -> dict[str, Any]:
+    """The rendered state from its stored text and its events list's JSON (see :func:`split_state`)."""
+    found: dict[str, Any] = orjson.loads(state)
+    found["events"] = orjson.loads(events)
+    return found
+
+
 def event_row(data: dict[str, Any], position: int, batch: int, recorded_at: str) -> tuple[Any, ...]:
     """One ``events`` row."""
     bounds = parse_edtf(data["occurred"]).to_dict()

@@ -4,6 +4,11 @@ A version row is the projection's state over a rectangle of valid time and
 known time, plus the recorded axis: the store position from which the read
 model held it (``recorded_from``, the first position of that append batch) and
 the one from which it no longer did (``recorded_to``, NULL while it still does).
+
+In memory a row (:data:`Row`) carries its state as stored text (JSON with an
+empty ``events`` list) and its events list as JSON text apart; written, the row
+refers to the state and the list it shares with the entity's other rows
+(:mod:`ledger.readmodel.states`). The ``*_versions`` views show the rows whole.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ from typing import Any
 from ledger.dates import OPEN_START
 from ledger.projections.history import Version
 from ledger.readmodel.histories import HistoryDelta, KnownNow
+from ledger.readmodel.rows import insert_sql, split_state
 from ledger.readmodel.rows import json_text as _json
+from ledger.readmodel.states import EntityStates, Ids
 
 Row = tuple[Any, ...]
 
@@ -35,7 +42,7 @@ def _field(name: str, part: str | None = None) -> Callable[[dict[str, Any]], Any
 
 @dataclass(frozen=True)
 class HistoryTable:
-    """Where one projection's versions go, and how its state is flattened into columns."""
+    """Where one projection's versions go, and the columns its ``*_versions`` view reads from the state."""
 
     projection: str
     table: str
@@ -43,11 +50,27 @@ class HistoryTable:
 
     @property
     def columns(self) -> tuple[str, ...]:
+        """The columns of the ``*_versions`` view, the rows as they are shown."""
         return (*COMMON_COLUMNS, *(name for name, _ in self.fields), "state")
 
+    @property
+    def name(self) -> str:
+        """The stem of the projection's tables: ``restriction`` for ``restriction_versions``."""
+        return self.table.removesuffix("_versions")
+
+    @property
+    def history(self) -> str:
+        """The table of the version rows."""
+        return f"{self.name}_history"
+
+    @property
+    def states(self) -> str:
+        """The table of the entities' distinct states."""
+        return f"{self.name}_states"
+
     def row(self, version: Version, recorded_from: int) -> Row:
-        """The table row for a version first held at ``recorded_from`` (``recorded_to`` is left open)."""
-        state = version.state
+        """The row for a version first held at ``recorded_from`` (``recorded_to`` is left open)."""
+        state, events = split_state(version.state)
         return (
             version.entity,
             iso(version.valid_from),
@@ -59,8 +82,8 @@ class HistoryTable:
             version.certainty,
             int(version.disputed),
             version.event_id,
-            *(read(state) for _, read in self.fields),
-            _json(state),
+            state,
+            events,
         )
 
 
@@ -68,8 +91,13 @@ COMMON_COLUMNS = (
     "entity", "valid_from", "valid_to", "known_from", "known_to", "recorded_from", "recorded_to",
     "certainty", "disputed", "event_id",
 )  # fmt: skip
+ROW_COLUMNS = (*COMMON_COLUMNS, "state", "events")
+"""A :data:`Row`'s fields: ``state`` is the stored state text, ``events`` its events list as JSON."""
+STORED_COLUMNS = (*COMMON_COLUMNS, "state_id", "events_list", "events_end")
+"""The history table's columns, as :class:`~ledger.readmodel.states.EntityStates` writes a row."""
 # What identifies a row's content: everything but the recorded axis.
-IDENTITY = ("entity", "valid_from", "valid_to", "known_from", "known_to", "certainty", "disputed", "event_id", "state")
+IDENTITY = ("entity", "valid_from", "valid_to", "known_from", "known_to", "certainty", "disputed", "event_id", "state", "events")
+IDENTITY_POSITIONS = tuple(ROW_COLUMNS.index(name) for name in IDENTITY)
 
 _SINCE = (("since", _field("since")), ("since_text", _field("since_text")))
 
@@ -176,7 +204,10 @@ class VersionWriter:
             self._open(table, new_rows)
             return
         current = self.conn.execute(
-            f"SELECT id, {', '.join(IDENTITY)} FROM {table.table} WHERE entity = ? AND recorded_to IS NULL", (entity,)
+            f"SELECT h.id, {', '.join('h.' + name for name in IDENTITY[:-2])}, s.state, substr(l.ids, 1, h.events_end) || ']' "
+            f"FROM {table.history} h JOIN {table.states} s ON s.id = h.state_id JOIN event_lists l ON l.id = h.events_list "
+            "WHERE h.entity = ? AND h.recorded_to IS NULL",
+            (entity,),
         )
         wanted = Counter(identity(row, table) for row in new_rows)
         for row_id, *content in current:
@@ -198,16 +229,17 @@ class VersionWriter:
         """The entity's rows held now and known now, by valid dates (see :meth:`EntityHistory.resume`)."""
         table = HISTORY_TABLES[projection]
         found = self.conn.execute(
-            f"SELECT valid_from, valid_to, known_from, state FROM {table.table} "
-            "WHERE entity = ? AND recorded_to IS NULL AND known_to IS NULL",
+            f"SELECT h.valid_from, h.valid_to, h.known_from, s.state, substr(l.ids, 1, h.events_end) || ']' "
+            f"FROM {table.history} h JOIN {table.states} s ON s.id = h.state_id JOIN event_lists l ON l.id = h.events_list "
+            "WHERE h.entity = ? AND h.recorded_to IS NULL AND h.known_to IS NULL",
             (entity,),
         )
         return {
             (OPEN_START if start is None else date.fromisoformat(start), None if end is None else date.fromisoformat(end)): (
                 date.fromisoformat(known_from),
-                state,
+                (state, events),
             )
-            for start, end, known_from, state in found
+            for start, end, known_from, state, events in found
         }
 
     def apply(self, projection: str, entity: str, delta: HistoryDelta) -> None:
@@ -220,7 +252,7 @@ class VersionWriter:
         ended = []
         for valid_from, valid_to, known_from in delta.ended:
             found = self.conn.execute(
-                f"SELECT id FROM {table.table} WHERE entity = ? AND recorded_to IS NULL AND known_to IS NULL "
+                f"SELECT id FROM {table.history} WHERE entity = ? AND recorded_to IS NULL AND known_to IS NULL "
                 "AND valid_from IS ? AND valid_to IS ? AND known_from = ?",
                 (entity, valid_from, valid_to, known_from),
             ).fetchone()
@@ -238,27 +270,52 @@ class VersionWriter:
         self.changes.opened += len(new_rows)
 
     def flush(self) -> VersionChanges:
-        """Write the collected rows; return how many were opened and closed."""
-        for name, ids in self.to_close.items():
-            self.conn.executemany(f"UPDATE {name} SET recorded_to = ? WHERE id = ?", [(self.batch, i) for i in ids])
+        """Write the collected rows, with the states and events lists they need; return how many were opened and closed."""
         for projection_table in HISTORY_TABLES.values():
+            ids = self.to_close.get(projection_table.table)
+            if ids:
+                self.conn.executemany(f"UPDATE {projection_table.history} SET recorded_to = ? WHERE id = ?", [(self.batch, i) for i in ids])
             rows = self.to_open.get(projection_table.table)
             if rows:
-                columns = projection_table.columns
-                marks = ", ".join("?" * len(columns))
-                self.conn.executemany(f"INSERT INTO {projection_table.table} ({', '.join(columns)}) VALUES ({marks})", rows)
+                self._insert(projection_table, rows)
         self.to_open.clear()
         self.to_close.clear()
         return self.changes
 
+    def _insert(self, table: HistoryTable, rows: list[Row]) -> None:
+        """Insert rows, each entity's states and lists shared with its rows already written."""
+        state_ids, list_ids = (
+            Ids(self.conn.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {name}").fetchone()[0]) for name in (table.states, "event_lists")
+        )
+        by_entity: dict[str, EntityStates] = {}
+        stored = []
+        for row in rows:
+            states = by_entity.get(row[0])
+            if states is None:
+                states = by_entity[row[0]] = self._entity_states(table, row[0], state_ids, list_ids)
+            stored.append(states.stored(row))
+        self.conn.executemany(
+            f"INSERT INTO {table.states} (id, state) VALUES (?, ?)", [item for states in by_entity.values() for item in states.new_states]
+        )
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO event_lists (id, ids) VALUES (?, ?)",
+            [item for states in by_entity.values() for item in states.written_lists()],
+        )
+        self.conn.executemany(insert_sql(table.history, STORED_COLUMNS), stored)
 
-_IDENTITY_POSITIONS: dict[str, tuple[int, ...]] = {}
+    def _entity_states(self, table: HistoryTable, entity: str, state_ids: Ids, list_ids: Ids) -> EntityStates:
+        """The states and events lists the entity's written rows refer to."""
+        states = self.conn.execute(
+            f"SELECT DISTINCT s.id, s.state FROM {table.history} h JOIN {table.states} s ON s.id = h.state_id WHERE h.entity = ?",
+            (entity,),
+        ).fetchall()
+        lists = self.conn.execute(
+            f"SELECT DISTINCT l.id, l.ids FROM {table.history} h JOIN event_lists l ON l.id = h.events_list WHERE h.entity = ?",
+            (entity,),
+        ).fetchall()
+        return EntityStates(state_ids, list_ids, states, lists)
 
 
 def identity(row: Row, table: HistoryTable) -> tuple[Any, ...]:
     """The part of a row that says what it holds (not when it was recorded)."""
-    positions = _IDENTITY_POSITIONS.get(table.table)
-    if positions is None:
-        positions = tuple(table.columns.index(name) for name in IDENTITY)
-        _IDENTITY_POSITIONS[table.table] = positions
-    return tuple(row[i] for i in positions)
+    return tuple(row[i] for i in IDENTITY_POSITIONS)

@@ -62,7 +62,10 @@ def open_reader(location: str) -> SQLiteReader:
         conn.close()
         from ledger.store.recorder import open_backend
 
-        open_backend(location).close()  # a writer upgrades the chain's layout once
+        try:
+            open_backend(location).close()  # a writer upgrades the chain's layout once
+        except sqlite3.Error as error:
+            raise StoreError(f"the ledger at {location} has its hash chain in an earlier layout and cannot be upgraded: {error}") from None
         conn = connect_read_only(location)
     return SQLiteReader(conn, location)
 
