@@ -188,3 +188,21 @@ def test_order_warnings_read_only_the_new_events_entities_and_say_what_the_whole
             write_events(ledger_dir / "later.yaml", later)
             assert sorted(ledger.ingest([ledger_dir], project=project).warnings) == sorted(expected)
             (ledger_dir / "later.yaml").unlink()
+
+
+def test_events_another_writer_recorded_after_they_were_checked_are_skipped_at_the_append(db, ledger_dir):
+    from ledger.ingest import ChunkTask, IngestReport, _Append, check_chunk
+
+    with open_store(db) as store, open_store(db) as other:
+        write_events(ledger_dir / "a.yaml", make_event("kirby-a"))
+        ingest_paths(store, [ledger_dir])  # the registry
+        events = [make_event("kirby-b"), make_event("kirby-c"), make_event("kirby-d")]
+        checked = _Append(store, store.registry_ids())
+        for chunk in check_chunk(ChunkTask("items", "feed", events)):
+            checked.add(chunk)  # none of them recorded yet
+        assert not checked.problems()
+        ingest_paths(other, [write_events(ledger_dir / "b.yaml", [events[0], events[2]])])  # meanwhile
+        report = IngestReport()
+        checked.commit(report)
+        assert report.appended == ["kirby-c"] and sorted(report.skipped) == ["kirby-b", "kirby-d"]
+        assert store.count() == 4 and store.verify().ok

@@ -466,6 +466,7 @@ class _Append:
         self.name_references = False  # a set check failed: walk the events to name each problem's field
         self.new: list[PreparedEvent] = []
         self.skipped: list[str] = []
+        self.checked_at: int | None = None  # the store's head before the first lookup of ids
 
     def add(self, chunk: CheckedChunk) -> None:
         self.chunks.append(chunk)
@@ -492,6 +493,8 @@ class _Append:
         ):
             self.name_references = True
         self.targets |= chunk.targets
+        if self.checked_at is None:
+            self.checked_at = self.store.max_position()
         recorded = self.store.content_hashes([ids[k] for k in fresh], [chunk.entries[k] for k in fresh]) if fresh else {}
         if not recorded and len(fresh) == len(ids):
             bodies = chunk.bodies or repeat(b"")
@@ -530,11 +533,11 @@ class _Append:
     def commit(self, report: IngestReport, registry_entries: Sequence[tuple[str, str, dict]] = ()) -> None:
         """Append the new events and the registry entries in one transaction, adding what was done to ``report``.
 
-        The store checks again, under its write lock, which ids are recorded: an
-        ingest of the same events running at the same time may have recorded some
-        of them since they were checked here; those are skipped too.
+        The store checks again, under its write lock, which ids are recorded if
+        anything was recorded since they were checked here: an ingest of the same
+        events running at the same time may have recorded some of them; those are skipped too.
         """
-        appended = self.store.record(self.new, registry_entries)
+        appended = self.store.record(self.new, registry_entries, checked_at=self.checked_at)
         skipped_now = set(appended.skipped)
         report.positions.extend(appended.positions)
         report.appended.extend(event.event_id for event in self.new if event.event_id not in skipped_now)

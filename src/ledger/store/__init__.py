@@ -234,12 +234,16 @@ class LedgerStore:
         return self.record(prepared, recorded_at=recorded_at).positions
 
     def record(
-        self, prepared: Sequence[PreparedEvent], registry: Sequence[RegistryEntry] = (), recorded_at: datetime | None = None
+        self,
+        prepared: Sequence[PreparedEvent],
+        registry: Sequence[RegistryEntry] = (),
+        recorded_at: datetime | None = None,
+        checked_at: int | None = None,
     ) -> Appended:
         """Events and registry entries in one transaction: :meth:`StoreBackend.append`."""
         if not prepared and not registry:
             return Appended([], [])
-        return self.backend.append(prepared, registry, recorded_at)
+        return self.backend.append(prepared, registry, recorded_at, checked_at)
 
     def put_registry(self, entries: Iterable[RegistryEntry]) -> None:
         """Insert or replace registry entries given as (kind, id, data), in one transaction."""

@@ -309,7 +309,11 @@ class StoreBackend(StoreReader):
 
     @abc.abstractmethod
     def append(
-        self, prepared: Sequence[PreparedEvent], registry: Sequence[RegistryEntry] = (), recorded_at: datetime | None = None
+        self,
+        prepared: Sequence[PreparedEvent],
+        registry: Sequence[RegistryEntry] = (),
+        recorded_at: datetime | None = None,
+        checked_at: int | None = None,
     ) -> Appended:
         """Record events and registry entries in ONE transaction; return the positions recorded and the ids skipped.
 
@@ -322,6 +326,11 @@ class StoreBackend(StoreReader):
         default now) is the append's time. Registry entries replace entries
         with the same (kind, id). ``prepared`` may be empty (a registry-only
         append records no position).
+
+        ``checked_at``: the head position at which the caller found none of
+        these ids recorded (:meth:`content_hashes`). If the head is still
+        there inside the lock, nothing was recorded since, and a backend may
+        skip looking them up again; if it moved, they are looked up as usual.
         """
 
     @abc.abstractmethod

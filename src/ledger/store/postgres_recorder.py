@@ -247,8 +247,13 @@ class PostgresBackend(PostgresReader, StoreBackend):
             )
 
     def append(
-        self, prepared: Sequence[PreparedEvent], registry: Sequence[RegistryEntry] = (), recorded_at: datetime | None = None
+        self,
+        prepared: Sequence[PreparedEvent],
+        registry: Sequence[RegistryEntry] = (),
+        recorded_at: datetime | None = None,
+        checked_at: int | None = None,
     ) -> Appended:
+        """See :meth:`StoreBackend.append`; the ids are always looked up again under the lock (``checked_at`` is not used)."""
         if not prepared and not registry:
             return Appended([], [])
         return self.recorder.append_entries(prepared, registry, utc(recorded_at))

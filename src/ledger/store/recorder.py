@@ -191,7 +191,11 @@ class SQLiteBackend(SQLiteReader, StoreBackend):
     # -- the append ----------------------------------------------------------------------------
 
     def append(
-        self, prepared: Sequence[PreparedEvent], registry: Sequence[RegistryEntry] = (), recorded_at: datetime | None = None
+        self,
+        prepared: Sequence[PreparedEvent],
+        registry: Sequence[RegistryEntry] = (),
+        recorded_at: datetime | None = None,
+        checked_at: int | None = None,
     ) -> Appended:
         """Events and registry entries in one transaction (see :meth:`StoreBackend.append`).
 
@@ -204,7 +208,7 @@ class SQLiteBackend(SQLiteReader, StoreBackend):
         states = self.codec.states(prepared, dictionary_id, recorded_us(at))
         try:
             with self.write():
-                fresh, skipped = self._unrecorded(prepared)
+                fresh, skipped = self._unrecorded(prepared, checked_at)
                 if trained is not None and (not fresh or self._rows("SELECT MAX(id) FROM ledger_codec")[0][0] is not None):
                     self.codec.forget(dictionary_id)  # not needed, or another writer stored the first dictionary first
                     trained = None
@@ -251,10 +255,15 @@ class SQLiteBackend(SQLiteReader, StoreBackend):
         log.append_leaves(c, changed, [(position, event.canonical) for position, (event, _) in enumerate(events, start=first)], recorded_at)
         return list(range(first, last + 1))
 
-    def _unrecorded(self, prepared: Sequence[PreparedEvent]) -> tuple[list[int], list[str]]:
-        """Indexes of the events not recorded yet, and the ids recorded with the same content; refuses any with other content."""
+    def _unrecorded(self, prepared: Sequence[PreparedEvent], checked_at: int | None = None) -> tuple[list[int], list[str]]:
+        """Indexes of the events not recorded yet, and the ids recorded with the same content; refuses any with other content.
+
+        Not looked up again when the head is still at ``checked_at``, where the caller found none of them recorded.
+        """
         if not prepared:
             return [], []
+        if checked_at is not None and self.head().position == checked_at:
+            return unrecorded(prepared, {})  # still refuses an id given twice with different content
         entries = [event.entry or entry_hex(event.event_id) for event in prepared]
         return unrecorded(prepared, self.content_hashes([event.event_id for event in prepared], entries))
 
