@@ -1,16 +1,17 @@
 """Read-side phases: read-model rebuild, as-of queries, and a late event until it is visible.
 
-They go through the read model's own API (:func:`ledger.readmodel.project`,
-:func:`ledger.readmodel.query.replay`) and its documented tables; while the
+They go through the ledger's own API (:func:`ledger.readmodel.project`,
+:meth:`ledger.Ledger.replay`) and the read model's documented tables; while the
 read model is not in the checkout, each phase says so (``available: false``)
 instead of giving a number.
 
 An *as-of query* is the question an analyst asks of one entity: "what was the
 state of this restriction (package, position, territory) on this date, as
-known now?". It is answered from the history tables by an index range scan on
-``(entity, recorded_to, known_to, valid_from)`` (:data:`AS_OF_SQL`), the same
-lookup Datasette's canned queries make; the whole-state ``replay()`` is timed
-beside it for context.
+known now?". It is asked of one open :class:`ledger.Ledger`, as a server would,
+so each answer includes the check that the read model is still current; the
+same lookup in bare SQL on the history tables (:data:`AS_OF_SQL`, the one
+Datasette's canned queries make) is timed beside it (``entity_sql``), and the
+whole-state ``replay()`` for context.
 """
 
 from __future__ import annotations

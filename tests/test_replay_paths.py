@@ -177,3 +177,6 @@ def test_an_open_ledger_answers_from_a_store_that_replaced_its_file(tmp_path, le
 def test_replay_json_is_the_typed_answer_dumped(corpus_ledger, engine, asked):
     typed = corpus_ledger.replay("2024-06-01", engine=engine, **asked).model_dump(mode="json")
     assert corpus_ledger.replay_json("2024-06-01", engine=engine, **asked) == typed
+    each = corpus_ledger.replay_json("2024-06-01", engine=engine, each=lambda state: ("seen", state), **asked)
+    assert {key: [state for _, state in value] if key in CONTRACT else value for key, value in each.items()} == typed
+    assert all(seen == "seen" for key in CONTRACT for seen, _ in each.get(key, []))

@@ -16,10 +16,13 @@ that both engines agree field by field.
 
 from __future__ import annotations
 
+import functools
+import gc
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -288,9 +291,11 @@ class Ledger:
         appended; ``only``: ``restrictions,aid,positions,territory`` or a list;
         ``entity``: one entity only (``ID`` or ``projection:ID``), a millisecond lookup on the read model.
         """
-        from ledger.results import State
-
-        return State.model_validate(self._replay(as_of, known_at, recorded_before, only, entity, engine)[0])
+        answer, _ = self._replay(as_of, known_at, recorded_before, only, entity, engine)
+        if entity is not None:  # a few objects: no collection to pause
+            return state_model().model_validate(answer)
+        with collection_paused():
+            return state_model().model_validate(answer)
 
     def replay_json(
         self,
@@ -301,19 +306,27 @@ class Ledger:
         *,
         entity: str | None = None,
         engine: Engine = "auto",
+        each: Callable[[dict[str, Any]], Any] | None = None,
     ) -> dict[str, Any]:
         """``replay(...).model_dump(mode="json")``, the same data, without building the typed answer.
 
-        For writing a whole state out as JSON: the read model's states are JSON
-        already, so its answer is returned as read (a big ledger's state is tens
-        of MB; typing and dumping it again would take longer than reading it).
+        For writing a whole state out: the read model's states are JSON already,
+        so its answer is returned as read (a big ledger's state is tens of MB;
+        typing and dumping it again would take longer than reading it).
+        ``each`` is applied to each entity state as it is read, and the lists
+        hold what it returns: a caller that writes the states out can turn each
+        into its output at once, and never hold the whole state.
         """
-        answer, engine_used = self._replay(as_of, known_at, recorded_before, only, entity, engine)
+        answer, engine_used = self._replay(as_of, known_at, recorded_before, only, entity, engine, each)
         if engine_used == "view":
             return answer
-        from ledger.results import State
+        from ledger.results import PROJECTION_LISTS
 
-        return State.model_validate(answer).model_dump(mode="json")
+        with collection_paused():
+            data = state_model().model_validate(answer).model_dump(mode="json")
+        if each is not None:
+            data.update({name: [each(state) for state in data[name]] for name in PROJECTION_LISTS if name in data})
+        return data
 
     def _replay(
         self,
@@ -323,8 +336,12 @@ class Ledger:
         only: str | Iterable[str] | None,
         entity: str | None,
         engine: Engine,
+        each: Callable[[dict[str, Any]], Any] | None = None,
     ) -> tuple[dict[str, Any], Literal["fold", "view"]]:
-        """A replay's answer as plain data (the fields of :class:`~ledger.results.State`), and the engine that gave it."""
+        """A replay's answer as plain data (the fields of :class:`~ledger.results.State`), and the engine that gave it.
+
+        ``each`` is applied to each of the read model's states as it is read (see :meth:`replay_json`).
+        """
         day, known, names = required_day(as_of), optional_day(known_at), projection_names(only)
         rb = int(recorded_before) if isinstance(recorded_before, str) and recorded_before.isdigit() else recorded_before
         rb = None if rb == "" else rb
@@ -335,7 +352,12 @@ class Ledger:
             current = self._current
             assert current is not None and current.conn is not None  # _engine made sure of it
             through = query.recorded_through(current.conn, rb) if rb is not None else current.position
-            lists = query.replay(current.conn, day, known, names, through if rb is not None else None, entity)
+            asked = (current.conn, day, known, names, through if rb is not None else None, entity, each)
+            if entity is not None:  # a few objects: no collection to pause
+                lists = query.replay(*asked)
+            else:
+                with collection_paused():
+                    lists = query.replay(*asked)
             return {**header, "recorded_through": through, "event_count": query.event_count(current.position, through), **lists}, "view"
         from ledger import timetravel
 
@@ -386,6 +408,34 @@ class Ledger:
         from ledger.results import Timeline
 
         return Timeline.model_validate({"entity": entity, "events": timetravel.timeline(self._events()[0], entity)})
+
+
+@functools.cache
+def state_model() -> type[State]:
+    """:class:`~ledger.results.State`, imported on first use: answers printed as JSON never load pydantic."""
+    from ledger.results import State
+
+    return State
+
+
+@contextmanager
+def collection_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused while an answer is read.
+
+    A whole state is hundreds of thousands of dicts and lists parsed from the read
+    model's JSON: they hold no reference cycles, yet each allocation counts
+    towards a collection, and the collections walk every object alive, again
+    and again as the answer grows (at 1M events that tripled the time to parse
+    a whole state). Collection resumes as the answer is returned.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def only_entity(name: str, states: list[dict[str, Any]], entity: str) -> list[dict[str, Any]]:

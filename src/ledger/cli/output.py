@@ -128,11 +128,12 @@ def error_console() -> Console:
     return Console(stderr=True)
 
 
+JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_SORT_KEYS
+
+
 def emit_json(data: Any) -> None:
     """Indented UTF-8 JSON on standard output, keys sorted so the same answer prints the same bytes whichever engine gave it."""
-    encoded = orjson.dumps(
-        data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE | orjson.OPT_SORT_KEYS, default=str
-    )
+    encoded = orjson.dumps(data, option=JSON_OPTIONS | orjson.OPT_APPEND_NEWLINE, default=str)
     out = getattr(sys.stdout, "buffer", None)
     if out is None:  # a text-only stream (an embedding program's): decode once
         sys.stdout.write(encoded.decode())
@@ -140,6 +141,17 @@ def emit_json(data: Any) -> None:
     sys.stdout.flush()
     out.write(encoded)
     out.flush()
+
+
+def json_at_depth(data: Any, depth: int) -> orjson.Fragment:
+    """``data`` as :func:`emit_json` prints it ``depth`` levels deep, to be placed there as it is.
+
+    Dumped alone, so that ``data`` can be freed at once (a whole state printed
+    this way is never held parsed all at the same time), then its lines
+    indented by ``depth`` levels: JSON has no raw newline but those between its lines.
+    """
+    lines = orjson.dumps(data, option=JSON_OPTIONS, default=str)
+    return orjson.Fragment(lines.replace(b"\n", b"\n" + b"  " * depth))
 
 
 def table(title: str | None, columns: Sequence[Any], rows: Sequence[Sequence[Any]]) -> Any:

@@ -19,6 +19,7 @@ from ledger.cli.output import (
     emit_delimited,
     emit_json,
     format_option,
+    json_at_depth,
     markdown_table,
     open_ledger,
     table,
@@ -322,6 +323,9 @@ def replay(as_of: str, known_at: str | None, recorded_before: str | None, only: 
       ledger replay --as-of 2024-06-01 --format markdown
     """
     with open_ledger(db, view) as ledger:
+        if fmt == "json":  # each state dumped as it is read: never the whole state held parsed
+            emit_json(ledger.replay_json(as_of, known_at, recorded_before, only, each=lambda state: json_at_depth(state, 2)))
+            return
         state = ledger.replay_json(as_of, known_at, recorded_before, only)
         names = actor_names(ledger) if fmt in ("table", "markdown") and state.get("positions") else {}
     emit_state(state, fmt, names)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable
+from contextlib import closing
 from datetime import date, datetime
 from typing import Any
 
@@ -51,17 +53,19 @@ def replay(
     names: list[str],
     recorded_through: int | None = None,
     entity: str | None = None,
-) -> dict[str, list[dict[str, Any]]]:
+    each: Callable[[dict[str, Any]], Any] | None = None,
+) -> dict[str, list[Any]]:
     """The states of the projections in ``names`` on ``as_of``, from the read model.
 
     - ``known_at``: only what had been reported by then (None: everything known);
     - ``recorded_through`` P: the read model as it stood after store position P (None: now);
-    - ``entity``: one entity only (``ID`` or ``projection:ID``), for millisecond lookups.
+    - ``entity``: one entity only (``ID`` or ``projection:ID``), for millisecond lookups;
+    - ``each``: applied to each state as it is read, the lists holding what it returns.
     """
     params = {"as_of": as_of.isoformat(), "known_at": known_at.isoformat() if known_at else None, "recorded_through": recorded_through}
     condition = as_of_condition(known_at is not None, recorded_through is not None)
     projection, key = split_entity(entity) if entity is not None else (None, "")
-    result: dict[str, list[dict[str, Any]]] = {}
+    result: dict[str, list[Any]] = {}
     for name in names:
         table = HISTORY_TABLES[name]
         if entity is None:
@@ -72,7 +76,8 @@ def replay(
             states = latest_state(conn, table, key, as_of.isoformat())
         else:
             states = conn.execute(f"{stored_states(table)} WHERE {condition} AND h.entity = :entity", {**params, "entity": key}).fetchall()
-        result[name] = [whole_state(state, events) for state, events in states]
+        found = (whole_state(state, events) for state, events in states)
+        result[name] = [each(state) for state in found] if each else list(found)
     return result
 
 
@@ -153,39 +158,54 @@ def batch_start(conn: sqlite3.Connection, position: int) -> int:
 # --- is the read model current? -------------------------------------------------------------
 
 
-def current_view(db: str | os.PathLike[str], view: str | os.PathLike[str] | None = None) -> str | None:
+def current_view(
+    db: str | os.PathLike[str], view: str | os.PathLike[str] | None = None, conn: sqlite3.Connection | None = None
+) -> str | None:
     """The read model's path if it exists and has caught up with the store's last event, else None.
 
     Caught up means its tracking position and chain hash are the store's head, so
-    its answers are exactly what folding the store would give.
+    its answers are exactly what folding the store would give. ``conn``: a
+    connection open on the read model already, to read it on.
     """
-    from ledger.readmodel.schema import up_to_date, view_path_for
+    from ledger.readmodel.schema import view_path_for
     from ledger.store import read_head
 
     path = view_path_for(db, view)
     if not os.path.exists(path):
         return None
     try:
-        with sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True) as conn:
-            tracked = conn.execute("SELECT position, chain_hash FROM projector_state WHERE name = 'ledger-view'").fetchone()
-            tracked = tracked if up_to_date(conn) else None  # a pending migration may change what rows hold
+        if conn is None:
+            with closing(sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True)) as own:
+                tracked = tracked_head(own)
+        else:
+            tracked = tracked_head(conn)
         head = read_head(db)
     except sqlite3.Error:
         return None
-    return path if tracked and head and head.position and tuple(tracked) == tuple(head) else None
+    return path if tracked and head and head.position and tracked == tuple(head) else None
 
 
-def caught_up_view(db: str | os.PathLike[str], view: str | os.PathLike[str] | None = None) -> str | None:
+def tracked_head(conn: sqlite3.Connection) -> tuple[int, str] | None:
+    """The store head the read model has caught up with, None while a migration is pending (it may change what rows hold)."""
+    from ledger.readmodel.schema import up_to_date
+
+    tracked = conn.execute("SELECT position, chain_hash FROM projector_state WHERE name = 'ledger-view'").fetchone()
+    return tuple(tracked) if tracked and up_to_date(conn) else None
+
+
+def caught_up_view(
+    db: str | os.PathLike[str], view: str | os.PathLike[str] | None = None, conn: sqlite3.Connection | None = None
+) -> str | None:
     """The read model's path, first catching it up with the store when it exists but is behind.
 
     None when there is no read model yet, or it cannot be brought up to date
     (built from another store, unreadable): callers then fold the store instead.
     A read model that is behind usually lacks a few late events, which the
-    projector applies in milliseconds.
+    projector applies in milliseconds. ``conn``: as for :func:`current_view`.
     """
     from ledger.readmodel.schema import view_path_for
 
-    current = current_view(db, view)
+    current = current_view(db, view, conn)
     if current or not os.path.exists(view_path_for(db, view)):
         return current
     from ledger.readmodel.projector import project
@@ -194,7 +214,7 @@ def caught_up_view(db: str | os.PathLike[str], view: str | os.PathLike[str] | No
         project(db, view)
     except (ReadModelError, sqlite3.Error, OSError):
         return None
-    return current_view(db, view)
+    return current_view(db, view, conn)
 
 
 class CurrentView:
@@ -243,11 +263,12 @@ class CurrentView:
                     return self.check()  # replaced as it was opened
                 self.files = files
             stamp = self.stamp() if self.local else None  # taken first: whatever commits after it changes the stamp
-            if caught_up_view(self.db, self.view_path) is None:
-                self.close()
-                return None
+            current = caught_up_view(self.db, self.view_path, self.conn)
             if self.inodes() != self.files:
                 return self.check()  # replaced as it caught up: open the new file
+            if current is None:
+                self.close()
+                return None
         except (OSError, sqlite3.Error, ReadModelError):
             self.close()
             return None
