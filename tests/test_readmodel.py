@@ -4,7 +4,6 @@ history rows on three time axes, and as-of answers that are the same as ``ledger
 from __future__ import annotations
 
 import random
-import re
 import sqlite3
 import subprocess
 import sys
@@ -325,12 +324,12 @@ def test_as_of_lookups_are_index_range_scans(tmp_path, known_at, recorded):
     for table in HISTORY_TABLES.values():
         condition = as_of_condition(known_at, recorded)
         one = conn.execute(f"EXPLAIN QUERY PLAN {stored_states(table)} WHERE {condition} AND h.entity = :entity", params).fetchall()
-        # either index that starts the search from the entity (the as-of index holds it after the two ends)
-        assert re.match(f"SEARCH h USING (COVERING )?INDEX {table.history}_", one[0][3]), one
+        assert one[0][3].startswith(f"SEARCH h USING COVERING INDEX {table.history}_entity (entity=?"), one
         assert "entity=?" in one[0][3]
         if not recorded:
             every = conn.execute(f"EXPLAIN QUERY PLAN {stored_states(table)} WHERE {condition} ORDER BY h.entity", params).fetchall()
-            assert re.match(f"SEARCH h USING (COVERING )?INDEX {table.history}_as_of \\(recorded_to=\\?", every[0][3]), every
+            assert every[0][3] == f"SCAN h USING COVERING INDEX {table.history}_entity", every  # in entity order, no sorting
+            assert not any("TEMP B-TREE" in step[3] for step in every)
         # the state and the events list are then fetched by their ids
         assert all("USING INTEGER PRIMARY KEY" in step[3] for step in one[1:])
 

@@ -81,12 +81,13 @@ def replay(
     return result
 
 
-def stored_states(table: HistoryTable) -> str:
-    """SELECT the stored state and the events list of the history rows ``h`` (the WHERE clause to follow)."""
-    return (
-        f"SELECT s.state, substr(l.ids, 1, h.events_end) || ']' FROM {table.history} h "
-        f"JOIN {table.states} s ON s.id = h.state_id JOIN event_lists l ON l.id = h.events_list"
-    )
+def stored_states(table: HistoryTable, *more: str) -> str:
+    """SELECT the stored state and the events list of the history rows ``h``, then ``more`` columns (the WHERE clause to follow)."""
+    columns = ", ".join((STATE_COLUMNS, *more))
+    return f"SELECT {columns} FROM {table.history} h JOIN {table.states} s ON s.id = h.state_id JOIN event_lists l ON l.id = h.events_list"
+
+
+STATE_COLUMNS = "s.state, substr(l.ids, 1, h.events_end) || ']'"
 
 
 def event_count(last: int, recorded_through: int) -> int:
@@ -135,20 +136,17 @@ def latest_state(conn: sqlite3.Connection, table: HistoryTable, entity: str, as_
     The rows an entity holds as known and recorded now are the segments of one
     valid-time line: they never overlap. So the row holding on a date is the
     last one starting on or before it (or the open-start row), if it has not
-    ended by then. Two index probes, however long the entity's history, then
-    the row's state and events list fetched by their ids.
+    ended by then. Two index probes, however long the entity's history (the
+    index holds the row's dates and references), and the state and events
+    list fetched by their ids.
     """
-    now = f"SELECT valid_to, state_id, events_list, events_end FROM {table.history} WHERE entity = ? AND recorded_to IS NULL AND known_to IS NULL"
-    row = conn.execute(f"{now} AND valid_from <= ? ORDER BY valid_from DESC LIMIT 1", (entity, as_of)).fetchone()
+    now = f"{stored_states(table, 'h.valid_to')} WHERE h.entity = ? AND h.recorded_to IS NULL AND h.known_to IS NULL"
+    row = conn.execute(f"{now} AND h.valid_from <= ? ORDER BY h.valid_from DESC LIMIT 1", (entity, as_of)).fetchone()
     if row is None:
-        row = conn.execute(f"{now} AND valid_from IS NULL LIMIT 1", (entity,)).fetchone()
-    if row is None or (row[0] is not None and row[0] <= as_of):
+        row = conn.execute(f"{now} AND h.valid_from IS NULL LIMIT 1", (entity,)).fetchone()
+    if row is None or (row[2] is not None and row[2] <= as_of):
         return []
-    found = conn.execute(
-        f"SELECT (SELECT state FROM {table.states} WHERE id = ?), (SELECT substr(ids, 1, ?) || ']' FROM event_lists WHERE id = ?)",
-        (row[1], row[3], row[2]),
-    ).fetchone()
-    return [found]
+    return [row[:2]]
 
 
 def batch_start(conn: sqlite3.Connection, position: int) -> int:

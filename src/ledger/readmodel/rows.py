@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -54,17 +55,21 @@ def whole_state(state: str, events: str) -> dict[str, Any]:
     return found
 
 
+@lru_cache(maxsize=100_000)
+def occurred_bounds(occurred: str) -> tuple[str | None, str | None, str]:
+    """An ``occurred`` text's earliest and latest days and its precision (a ledger repeats the same dates often)."""
+    bounds = parse_edtf(occurred).to_dict()
+    return bounds["earliest"], bounds["latest"], bounds["precision"]
+
+
 def event_row(data: dict[str, Any], position: int, batch: int, recorded_at: str) -> tuple[Any, ...]:
     """One ``events`` row."""
-    bounds = parse_edtf(data["occurred"]).to_dict()
     details = {key: value for key, value in data.items() if key not in OWN_COLUMNS}
     return (
         data["id"],
         data["kind"],
         data["occurred"],
-        bounds["earliest"],
-        bounds["latest"],
-        bounds["precision"],
+        *occurred_bounds(data["occurred"]),
         data["reported"],
         position,
         batch,
