@@ -3,10 +3,11 @@
 import json
 from pathlib import Path
 
+import orjson
 import pytest
 from click.testing import CliRunner
 
-from helpers import corpus_store
+from helpers import SMALL, corpus_store, synthetic_store
 from ledger.api import Ledger
 from ledger.cli import main
 from ledger.readmodel import project
@@ -187,3 +188,85 @@ def test_both_engines_say_which_events_an_answer_used(corpus_ledger, recorded_be
     view = corpus_ledger.replay("2024-06-01", recorded_before=recorded_before, engine="view")
     fold = corpus_ledger.replay("2024-06-01", recorded_before=recorded_before, engine="fold")
     assert (view.recorded_through, view.event_count) == (fold.recorded_through, fold.event_count)
+
+
+# --- replay --format json: one compact state per line, the same bytes from both engines ----------
+
+
+def stored_states(view: str) -> list[tuple[str, str]]:
+    """Every state the read model holds, as its stored text and its events list's JSON."""
+    import sqlite3
+
+    from ledger.readmodel.query import HISTORY_TABLES, stored_states
+
+    with sqlite3.connect(view) as conn:
+        return [row for table in HISTORY_TABLES.values() for row in conn.execute(stored_states(table)).fetchall()]
+
+
+def test_every_stored_state_put_back_together_unparsed_is_its_compact_sorted_json(tmp_path, corpus_ledger):
+    from ledger.api import compact_state_json
+    from ledger.readmodel.rows import whole_state
+
+    db, view = str(tmp_path / "ledger.db"), str(tmp_path / "ledger.view.db")
+    synthetic_store(db, SMALL, batches=3)
+    project(db, view)
+    rows = stored_states(view) + stored_states(corpus_ledger.view_path)
+    assert len(rows) > 500
+    for stored, events in rows:
+        assert compact_state_json(stored, events) == orjson.dumps(whole_state(stored, events), option=orjson.OPT_SORT_KEYS).decode()
+
+
+def test_a_stored_state_with_a_nested_events_key_is_parsed_and_dumped_instead():
+    from ledger.api import compact_state_json
+
+    stored = '{"details":{"events":[]},"events":[],"id":"r-1"}'
+    assert compact_state_json(stored, '["a","b"]') == '{"details":{"events":[]},"events":["a","b"],"id":"r-1"}'
+
+
+@pytest.mark.parametrize("engine", ["view", "fold"])
+@pytest.mark.parametrize(
+    "asked", [{}, {"known_at": "2024-05-29"}, {"recorded_before": 20}, {"entity": "us-weapons-strikes-inside-russia"}], ids=str
+)
+def test_replay_json_gives_each_state_as_compact_sorted_json(corpus_ledger, engine, asked):
+    typed = corpus_ledger.replay("2024-06-01", engine=engine, **asked).model_dump(mode="json")
+    texts = corpus_ledger.replay_json("2024-06-01", engine=engine, each_json=lambda text: text, **asked)
+    assert {key: [orjson.loads(text) for text in value] if key in CONTRACT else value for key, value in texts.items()} == typed
+    assert all(text == orjson.dumps(orjson.loads(text), option=orjson.OPT_SORT_KEYS).decode() for key in CONTRACT for text in texts[key])
+
+
+def replay_bytes(db, *args):
+    result = CliRunner().invoke(main, ["replay", "--db", db, "--format", "json", *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout_bytes
+
+
+@pytest.mark.parametrize(
+    "asked",
+    [
+        ["--as-of", "2024-06-01"],
+        ["--as-of", "2024-05-31", "--known-at", "2024-05-29"],
+        ["--as-of", "2024-08-25", "--only", "restrictions,aid"],
+    ],
+)
+def test_replay_prints_one_compact_state_a_line_and_the_same_bytes_from_both_engines(tmp_path, asked):
+    db = str(tmp_path / "ledger.db")
+    corpus_store(db)
+    folded = replay_bytes(db, *asked)
+    project(db)
+    assert current_view(db) is not None
+    answered = replay_bytes(db, *asked)
+    assert answered == folded
+    document = orjson.loads(answered)
+    with Ledger(db) as ledger:
+        only = asked[asked.index("--only") + 1] if "--only" in asked else None
+        known_at = asked[asked.index("--known-at") + 1] if "--known-at" in asked else None
+        assert document == ledger.replay(asked[1], known_at, only=only, engine="fold").model_dump(mode="json")
+    lines = answered.decode().splitlines()
+    states = [state for key in sorted(CONTRACT) for state in document.get(key, [])]  # as printed: keys sorted
+    assert states
+    state_lines = [line for line in lines if line.startswith("    {")]
+    assert [orjson.loads(line.strip().rstrip(",")) for line in state_lines] == states
+    assert all(
+        line == "    " + orjson.dumps(state, option=orjson.OPT_SORT_KEYS).decode() + ("," if line.endswith(",") else "")
+        for line, state in zip(state_lines, states)
+    )

@@ -307,6 +307,7 @@ class Ledger:
         entity: str | None = None,
         engine: Engine = "auto",
         each: Callable[[dict[str, Any]], Any] | None = None,
+        each_json: Callable[[str], Any] | None = None,
     ) -> dict[str, Any]:
         """``replay(...).model_dump(mode="json")``, the same data, without building the typed answer.
 
@@ -316,15 +317,19 @@ class Ledger:
         ``each`` is applied to each entity state as it is read, and the lists
         hold what it returns: a caller that writes the states out can turn each
         into its output at once, and never hold the whole state.
+        ``each_json`` instead is given each state as compact JSON, keys sorted
+        (:func:`compact_json`): from the read model, its stored text, never parsed.
         """
-        answer, engine_used = self._replay(as_of, known_at, recorded_before, only, entity, engine, each)
+        answer, engine_used = self._replay(as_of, known_at, recorded_before, only, entity, engine, stored_state_reader(each, each_json))
         if engine_used == "view":
             return answer
         from ledger.results import PROJECTION_LISTS
 
         with collection_paused():
             data = state_model().model_validate(answer).model_dump(mode="json")
-        if each is not None:
+        if each_json is not None:
+            data.update({name: [each_json(compact_json(state)) for state in data[name]] for name in PROJECTION_LISTS if name in data})
+        elif each is not None:
             data.update({name: [each(state) for state in data[name]] for name in PROJECTION_LISTS if name in data})
         return data
 
@@ -336,11 +341,11 @@ class Ledger:
         only: str | Iterable[str] | None,
         entity: str | None,
         engine: Engine,
-        each: Callable[[dict[str, Any]], Any] | None = None,
+        each: Callable[[str, str], Any] | None = None,
     ) -> tuple[dict[str, Any], Literal["fold", "view"]]:
         """A replay's answer as plain data (the fields of :class:`~ledger.results.State`), and the engine that gave it.
 
-        ``each`` is applied to each of the read model's states as it is read (see :meth:`replay_json`).
+        ``each`` is applied to each of the read model's states as read: its stored text and its events list's JSON.
         """
         day, known, names = required_day(as_of), optional_day(known_at), projection_names(only)
         rb = int(recorded_before) if isinstance(recorded_before, str) and recorded_before.isdigit() else recorded_before
@@ -416,6 +421,44 @@ def state_model() -> type[State]:
     from ledger.results import State
 
     return State
+
+
+def compact_json(state: dict[str, Any]) -> str:
+    """A state as compact JSON, keys sorted: the form the read model stores states in."""
+    import orjson
+
+    return orjson.dumps(state, option=orjson.OPT_SORT_KEYS).decode()
+
+
+STORED_EMPTY_EVENTS = '"events":[]'
+
+
+def compact_state_json(stored: str, events: str) -> str:
+    """A read-model state as :func:`compact_json` gives it, from its stored text and events list, unparsed.
+
+    The stored text is the state's compact JSON with an empty ``events`` list in
+    its place (:func:`ledger.readmodel.rows.split_state`): the list goes back in
+    as text. A text holding that key more than once (a nested ``events``) is parsed
+    and dumped instead.
+    """
+    if stored.count(STORED_EMPTY_EVENTS) == 1:
+        return stored.replace(STORED_EMPTY_EVENTS, '"events":' + events)
+    from ledger.readmodel.rows import whole_state
+
+    return compact_json(whole_state(stored, events))
+
+
+def stored_state_reader(
+    each: Callable[[dict[str, Any]], Any] | None, each_json: Callable[[str], Any] | None
+) -> Callable[[str, str], Any] | None:
+    """What the read model's engine applies to each stored state for :meth:`Ledger.replay_json`'s ``each`` or ``each_json``."""
+    if each_json is not None:
+        return lambda stored, events: each_json(compact_state_json(stored, events))
+    if each is not None:
+        from ledger.readmodel.rows import whole_state
+
+        return lambda stored, events: each(whole_state(stored, events))
+    return None
 
 
 @contextmanager

@@ -143,17 +143,6 @@ def emit_json(data: Any) -> None:
     out.flush()
 
 
-def json_at_depth(data: Any, depth: int) -> orjson.Fragment:
-    """``data`` as :func:`emit_json` prints it ``depth`` levels deep, to be placed there as it is.
-
-    Dumped alone, so that ``data`` can be freed at once (a whole state printed
-    this way is never held parsed all at the same time), then its lines
-    indented by ``depth`` levels: JSON has no raw newline but those between its lines.
-    """
-    lines = orjson.dumps(data, option=JSON_OPTIONS, default=str)
-    return orjson.Fragment(lines.replace(b"\n", b"\n" + b"  " * depth))
-
-
 def table(title: str | None, columns: Sequence[Any], rows: Sequence[Sequence[Any]]) -> Any:
     """A table laid out for the width it is printed at, never folding a word (:mod:`ledger.cli.terminal`)."""
     from ledger.cli.terminal import Tabular

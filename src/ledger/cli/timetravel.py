@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import click
+import orjson
 
 from ledger.cli.output import (
     UserError,
@@ -19,7 +20,6 @@ from ledger.cli.output import (
     emit_delimited,
     emit_json,
     format_option,
-    json_at_depth,
     markdown_table,
     open_ledger,
     table,
@@ -312,6 +312,8 @@ def replay(as_of: str, known_at: str | None, recorded_before: str | None, only: 
     Each row says whether it is certain or only possible (an event whose
     uncertain date straddles the as-of date) and whether accounts dispute it.
     With no ./ledger.db yet, replay first builds it from ./events.
+    As JSON, keys are sorted and each entity's state is printed compact on a
+    line of its own.
 
     \b
     Examples:
@@ -323,8 +325,8 @@ def replay(as_of: str, known_at: str | None, recorded_before: str | None, only: 
       ledger replay --as-of 2024-06-01 --format markdown
     """
     with open_ledger(db, view) as ledger:
-        if fmt == "json":  # each state dumped as it is read: never the whole state held parsed
-            emit_json(ledger.replay_json(as_of, known_at, recorded_before, only, each=lambda state: json_at_depth(state, 2)))
+        if fmt == "json":  # each state printed compact on its own line as it is read: never the whole state held parsed
+            emit_json(ledger.replay_json(as_of, known_at, recorded_before, only, each_json=orjson.Fragment))
             return
         state = ledger.replay_json(as_of, known_at, recorded_before, only)
         names = actor_names(ledger) if fmt in ("table", "markdown") and state.get("positions") else {}

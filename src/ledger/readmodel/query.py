@@ -53,14 +53,14 @@ def replay(
     names: list[str],
     recorded_through: int | None = None,
     entity: str | None = None,
-    each: Callable[[dict[str, Any]], Any] | None = None,
+    each: Callable[[str, str], Any] | None = None,
 ) -> dict[str, list[Any]]:
     """The states of the projections in ``names`` on ``as_of``, from the read model.
 
     - ``known_at``: only what had been reported by then (None: everything known);
     - ``recorded_through`` P: the read model as it stood after store position P (None: now);
     - ``entity``: one entity only (``ID`` or ``projection:ID``), for millisecond lookups;
-    - ``each``: applied to each state as it is read, the lists holding what it returns.
+    - ``each``: applied to each state's stored text and events list's JSON as read (default :func:`whole_state`), the lists holding what it returns.
     """
     params = {"as_of": as_of.isoformat(), "known_at": known_at.isoformat() if known_at else None, "recorded_through": recorded_through}
     condition = as_of_condition(known_at is not None, recorded_through is not None)
@@ -76,8 +76,7 @@ def replay(
             states = latest_state(conn, table, key, as_of.isoformat())
         else:
             states = conn.execute(f"{stored_states(table)} WHERE {condition} AND h.entity = :entity", {**params, "entity": key}).fetchall()
-        found = (whole_state(state, events) for state, events in states)
-        result[name] = [each(state) for state in found] if each else list(found)
+        result[name] = [(each or whole_state)(state, events) for state, events in states]
     return result
 
 
