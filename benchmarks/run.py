@@ -336,6 +336,8 @@ def headline(result: dict[str, Any]) -> dict[str, float | None]:
         "query_p99_ms_small": _get(phases, f"query_{small}", "entity", "p99_ms"),
         "query_p50_ms": q_large,
         "query_p99_ms": _get(phases, f"query_{large}", "entity", "p99_ms"),
+        "query_sql_p50_ms": _get(phases, f"query_{large}", "entity_sql", "p50_ms"),
+        "query_sql_p99_ms": _get(phases, f"query_{large}", "entity_sql", "p99_ms"),
         "query_growth": _ratio(q_large, q_small),
         "replay_p50_ms": _get(phases, f"query_{large}", "replay", "p50_ms"),
         "late_event_ms": _get(phases, "late", "median_ms"),

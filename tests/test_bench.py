@@ -82,7 +82,7 @@ def test_small_benchmark_run_completes_with_well_formed_json(tmp_path) -> None:
     assert data["sizes"] == {"small": 200, "large": 2000}
     assert data["phases"]["ingest"]["events"] == 2000
     for key in ("ingest_events_per_s", "raw_executemany_events_per_s", "ingest_vs_raw", "ingest_vs_raw_busy",
-                "chain_bytes_per_event", "peak_rss_mb", "disk_bytes_per_event", "by_the_book_events_per_s",
+                "chain_bytes_per_event", "rebuild_vs_raw", "query_sql_p50_ms", "peak_rss_mb", "disk_bytes_per_event", "by_the_book_events_per_s",
                 "by_the_book_query_p50_ms"):  # fmt: skip
         assert isinstance(data["headline"][key], (int, float)) and data["headline"][key] > 0, key
     for value in data["headline"].values():

@@ -180,3 +180,10 @@ def test_replay_json_is_the_typed_answer_dumped(corpus_ledger, engine, asked):
     each = corpus_ledger.replay_json("2024-06-01", engine=engine, each=lambda state: ("seen", state), **asked)
     assert {key: [state for _, state in value] if key in CONTRACT else value for key, value in each.items()} == typed
     assert all(seen == "seen" for key in CONTRACT for seen, _ in each.get(key, []))
+
+
+@pytest.mark.parametrize("recorded_before", [None, 1, 20, 100_000], ids=str)
+def test_both_engines_say_which_events_an_answer_used(corpus_ledger, recorded_before):
+    view = corpus_ledger.replay("2024-06-01", recorded_before=recorded_before, engine="view")
+    fold = corpus_ledger.replay("2024-06-01", recorded_before=recorded_before, engine="fold")
+    assert (view.recorded_through, view.event_count) == (fold.recorded_through, fold.event_count)

@@ -269,14 +269,15 @@ class CurrentView:
             if current is None:
                 self.close()
                 return None
+            self.position = last_position(self.conn)
         except (OSError, sqlite3.Error, ReadModelError):
             self.close()
             return None
-        self.position = last_position(self.conn)
         self.checked = stamp
         return self.conn
 
     def inodes(self) -> tuple[int, int]:
+        """Which files the paths name now: the read model's and the store's (0 for a server)."""
         return os.stat(self.view_path).st_ino, os.stat(self.db).st_ino if self.local else 0
 
     def stamp(self) -> tuple[int, ...]:
