@@ -249,17 +249,23 @@ def test_a_rebuild_with_a_worker_process_gives_the_tables_of_a_rebuild_in_one_pr
     alone = project(db, one, rebuild=True)
     monkeypatch.setenv("LEDGER_WORKERS", "1")
     monkeypatch.setattr(rebuild_module, "PARALLEL_EVENTS", 10)
-    written, computed_here = [], []
+    monkeypatch.setattr(rebuild_module, "READ_PAGE", 60)  # the first pass in pages too
+    written, computed_here = {"page": [], "group": []}, {"page": [], "group": []}
     replay = workers_module.ReplayPool.replay
 
-    def counting(self, groups, compute, write):
+    def counting(self, items, compute, write, kind="group"):
         return replay(
-            self, groups, lambda group: computed_here.append(group) or compute(group), lambda *found: written.append(found) or write(*found)
+            self,
+            items,
+            lambda item: computed_here[kind].append(item) or compute(item),
+            lambda *found: written[kind].append(found) or write(*found),
+            kind,
         )
 
     monkeypatch.setattr(workers_module.ReplayPool, "replay", counting)
     shared = project(db, two, rebuild=True)
-    assert len(written) > len(computed_here) > 0  # the worker computed some of the groups, this process the rest
+    for kind in ("page", "group"):  # the worker computed some of the pages and groups, this process the rest
+        assert len(written[kind]) > len(computed_here[kind]) > 0, kind
     assert table_contents(two) == table_contents(one)
     assert (shared.batches, shared.events, shared.entities, shared.opened, shared.closed) == (
         alone.batches, alone.events, alone.entities, alone.opened, alone.closed
@@ -277,8 +283,24 @@ def test_a_worker_that_fails_leaves_its_groups_to_the_rebuilding_process(db, tmp
     monkeypatch.setenv("LEDGER_WORKERS", "1")
     monkeypatch.setattr(rebuild_module, "PARALLEL_EVENTS", 10)
     monkeypatch.setattr(
-        workers_module.ReplayPool, "prepare", lambda self, batches: self.tasks[0].put((str(tmp_path / "missing.db"), batches))
-    )
+        workers_module.ReplayPool, "prepare", lambda self, batches: self.tasks[0].put(("batches", 0, None))
+    )  # the worker's first group fails
+    project(db, two, rebuild=True)
+    assert table_contents(two) == table_contents(one)
+
+
+def test_a_worker_that_cannot_read_the_store_leaves_the_first_pass_to_the_rebuilding_process(db, tmp_path, monkeypatch):
+    from ledger.readmodel import workers as workers_module
+
+    one, two = str(tmp_path / "one.view.db"), str(tmp_path / "two.view.db")
+    out_of_order_store(db, SPECS[1], batches=3, late_per_batch=4, seed=9)
+    monkeypatch.setenv("LEDGER_WORKERS", "0")
+    project(db, one, rebuild=True)
+    monkeypatch.setenv("LEDGER_WORKERS", "1")
+    monkeypatch.setattr(rebuild_module, "PARALLEL_EVENTS", 10)
+    monkeypatch.setattr(rebuild_module, "READ_PAGE", 60)
+    start = workers_module.ReplayPool.__init__
+    monkeypatch.setattr(workers_module.ReplayPool, "__init__", lambda self, path, count: start(self, str(tmp_path / "missing"), count))
     project(db, two, rebuild=True)
     assert table_contents(two) == table_contents(one)
 

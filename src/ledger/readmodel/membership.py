@@ -26,6 +26,9 @@ from ledger.readmodel import rows
 CLOSURE_RELATIONS = ("alternative_account_of", "corrects")
 GROUP_EVENTS = 2_000  # linked events read back at a time
 
+Members = tuple[dict[EntityKey, "array[int]"], list[tuple[str, str]]]
+"""What a :class:`Membership` gathered, as plain data (to send between processes): positions by entity, links."""
+
 ReadEvents = Callable[[list[int]], dict[int, dict[str, Any]]]
 """Events read from the store by position: ``{position: event}``."""
 
@@ -56,6 +59,12 @@ class Membership:
             self.positions[entity].append(position)
         for _, target in closure_links(data):
             self.links.append((data["id"], target))
+
+    def merge(self, positions: dict[EntityKey, array[int]], links: list[tuple[str, str]]) -> None:
+        """Count what another membership gathered (its positions and links) from the events after this one's."""
+        for entity, found in positions.items():
+            self.positions[entity].extend(found)
+        self.links.extend(links)
 
     def add_linked_groups(self, positions_of: Callable[[list[str]], dict[str, int]], read: ReadEvents) -> None:
         """Add the members that links bring: each group of linked events is read back and grouped by entity.

@@ -7,7 +7,8 @@ same rows the other way round:
 
 1. One pass over the store in position order writes the ``events``,
    ``event_sources`` and ``links`` rows and gathers each entity's members as
-   store positions (:class:`~ledger.readmodel.membership.Membership`).
+   store positions (:class:`~ledger.readmodel.membership.Membership`); from
+   :data:`PARALLEL_EVENTS` events on, worker processes make some pages' rows.
 2. Then one entity at a time: its events are read back by position and
    :class:`EntityReplay` goes through its append batches in order, doing what
    the catch-up projector does for it in each (extend its
@@ -34,13 +35,12 @@ import gc
 import sqlite3
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
-from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from ledger.projections.base import EntityKey
 from ledger.readmodel import rows
 from ledger.readmodel.histories import EntityHistory, HistoryDelta
-from ledger.readmodel.membership import Membership, role
+from ledger.readmodel.membership import Members, Membership, role
 from ledger.readmodel.states import EntityStates, Ids
 from ledger.readmodel.versions import HISTORY_TABLES, STORED_COLUMNS, HistoryTable, Row, identity
 
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from ledger.readmodel.workers import ReplayPool
     from ledger.store import StoreReader
 
-READ_PAGE = 5_000  # store rows per fetch in the first pass
+READ_PAGE = 5_000  # store positions per page in the first pass
 ENTITY_EVENTS = 4_000  # member events read back at a time in the second pass
 FLUSH_ROWS = 20_000  # rows buffered per table before an executemany
 COMMIT_ROWS = 300_000  # rows per transaction
@@ -196,10 +196,10 @@ class Rebuild:
 
     def run(self) -> None:
         """Both passes; the caller has emptied the tables and writes the tracking row after."""
-        pool = self.start_pool()  # the workers start up while the first pass runs
+        pool = self.start_pool()
         try:
             sink = RowSink(self.view)
-            membership = self.load_events(sink)
+            membership = self.load_events(sink, pool)
             sink.commit()
             read = self.store.events_at
             membership.add_linked_groups(self.positions_of, read)
@@ -213,7 +213,7 @@ class Rebuild:
         self.report.batches = len(self.batches)
 
     def start_pool(self) -> ReplayPool | None:
-        """Worker processes for the second pass: none for a small ledger, with ``LEDGER_WORKERS=0``, or for a store in memory."""
+        """Worker processes for both passes: none for a small ledger, with ``LEDGER_WORKERS=0``, or for a store in memory."""
         from ledger.readmodel.workers import ReplayPool, worker_count
 
         if self.end < PARALLEL_EVENTS:
@@ -226,26 +226,46 @@ class Rebuild:
 
     # -- pass 1: events in position order -----------------------------------------------------
 
-    def load_events(self, sink: RowSink) -> Membership:
-        """Write every event's rows, in position order; return the entities' members."""
+    def load_events(self, sink: RowSink, pool: ReplayPool | None = None) -> Membership:
+        """Write every event's rows, in position order; return the entities' members.
+
+        The store is read a page of positions at a time; with ``pool``, worker
+        processes make some pages' rows, and this process writes every page's
+        rows in position order (so the rows get the ids catching up gives them).
+        """
         membership = Membership()
-        events = self.store.events(1, self.end)
-        batches = self.batches
-        event_row, source_rows, link_rows = rows.event_row, rows.source_rows, rows.link_rows
-        while page := list(islice(events, READ_PAGE)):
-            event_rows, source_rows_, link_rows_ = [], [], []
-            for position, recorded_at, batch, _, data in page:
-                if not batches or batches[-1] != batch:
-                    batches.append(batch)
-                event_rows.append(event_row(data, position, batch, recorded_at))
-                source_rows_.extend(source_rows(data))
-                link_rows_.extend(link_rows(data))
-                membership.add(data, position)
-            sink.add(EVENT_SQL, event_rows)
-            sink.add(SOURCE_SQL, source_rows_)
-            sink.add(LINK_SQL, link_rows_)
-            self.report.events += len(page)
+        pages = [(start, min(start + READ_PAGE - 1, self.end)) for start in range(1, self.end + 1, READ_PAGE)]
+        ready: dict[int, PageRows] = {}
+        written = 0
+
+        def load(page: tuple[int, int]) -> PageRows:
+            return load_page(self.store, *page)
+
+        def write(page: tuple[int, int], found: PageRows) -> None:
+            nonlocal written
+            ready[page[0]] = found
+            while written < len(pages) and pages[written][0] in ready:
+                self.write_page(ready.pop(pages[written][0]), sink, membership)
+                written += 1
+
+        if pool is None:
+            for page in pages:
+                write(page, load(page))
+        else:
+            pool.replay(pages, load, write, kind="page")
         return membership
+
+    def write_page(self, found: PageRows, sink: RowSink, membership: Membership) -> None:
+        """One page's rows written, its batches and members counted."""
+        batches, event_rows, source_rows, link_rows, members = found
+        for batch in batches:
+            if not self.batches or self.batches[-1] != batch:
+                self.batches.append(batch)
+        sink.add(EVENT_SQL, event_rows)
+        sink.add(SOURCE_SQL, source_rows)
+        sink.add(LINK_SQL, link_rows)
+        membership.merge(*members)
+        self.report.events += len(event_rows)
 
     def positions_of(self, event_ids: list[str]) -> dict[str, int]:
         """Store positions of these events (up to the rebuild's end)."""
@@ -316,6 +336,26 @@ class Rebuild:
                 write(group, replay(group))
         else:
             pool.replay(groups, replay, write)
+
+
+PageRows = tuple[list[int], list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[str, str, str]], Members]
+"""A page's batch starts, ``events``, ``event_sources`` and ``links`` rows, and its members."""
+
+
+def load_page(store: StoreReader, start: int, end: int) -> PageRows:
+    """The rows and members of the events at positions ``start`` to ``end``."""
+    membership = Membership()
+    batches: list[int] = []
+    event_rows, source_rows, link_rows = [], [], []
+    event_row, page_sources, page_links, add = rows.event_row, rows.source_rows, rows.link_rows, membership.add
+    for position, recorded_at, batch, _, data in store.events(start, end):
+        if not batches or batches[-1] != batch:
+            batches.append(batch)
+        event_rows.append(event_row(data, position, batch, recorded_at))
+        source_rows.extend(page_sources(data))
+        link_rows.extend(page_links(data))
+        add(data, position)
+    return batches, event_rows, source_rows, link_rows, (dict(membership.positions), membership.links)
 
 
 Group = list[tuple[EntityKey, list[int]]]

@@ -1,18 +1,19 @@
-"""Worker processes for a rebuild's second pass: they compute some groups' version rows, this process writes them.
+"""Worker processes for a rebuild's two passes: they compute some pages' and groups' rows, this process writes them.
 
 A rebuild's second pass (:mod:`ledger.readmodel.rebuild`) goes through the
 entities a group at a time, and each group's rows depend only on the group's
-events and the store's append batches. :class:`ReplayPool` hands groups to
+events and the store's append batches (the first pass, likewise, reads the
+store a page of positions at a time, and a page's rows depend only on its events). :class:`ReplayPool` hands groups to
 worker processes, :data:`AHEAD` at a time each, and computes the others
 itself; a worker reads the group's events from the store on a read-only
 connection of its own and sends back the rows as tuples
-(:data:`~ledger.readmodel.rebuild.GroupRows`), which this process writes with
+(:data:`~ledger.readmodel.rebuild.GroupRows`, :data:`~ledger.readmodel.rebuild.PageRows`), which this process writes with
 its own: only this process writes to the read model, and the rows are the same
 whoever computed them.
 
 The workers start as every worker does (:mod:`ledger.workers`): with
 ``forkserver``, inheriting no open database, and dying with this process. A worker that fails or dies stops the pool:
-this process computes the groups it had again itself, so an error surfaces as
+this process computes the pages or groups it had again itself, so an error surfaces as
 it would without workers.
 """
 
@@ -24,9 +25,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ledger import workers
-from ledger.readmodel.rebuild import Group, GroupRows
 
-AHEAD = 2  # groups handed to a worker and not yet written back
+AHEAD = 2  # pages or groups handed to a worker and not yet written back
 WAIT = 0.5  # seconds between checks that the workers are alive, while waiting for their rows
 
 
@@ -39,23 +39,34 @@ def worker_count() -> int:
 
 
 def replay_worker(number: int, tasks: Any, results: Any) -> None:
-    """A worker's loop: the store's path and batch starts, then ``(index, group)`` tasks until ``None``."""
-    from ledger.readmodel.rebuild import replay_group
+    """A worker's loop: the store's path, then ``(kind, index, item)`` tasks until ``None``.
+
+    A ``page`` task is a range of positions of the first pass; a ``batches``
+    task gives the append batches' starts the second pass needs; a ``group``
+    task is a group of entities of the second pass.
+    """
+    from ledger.readmodel.rebuild import load_page, replay_group
     from ledger.store import open_reader
 
     workers.die_with_parent()
-    gc.freeze()  # what the worker imported stays out of collections; each group's own garbage is collected
-    setup = tasks.get()
-    if setup is None:
+    gc.freeze()  # what the worker imported stays out of collections; each task's own garbage is collected
+    location = tasks.get()
+    if location is None:
         return
-    location, batches = setup
     store = open_reader(location)
+    batches: list[int] = []
     try:
         read = store.events_at
         while (task := tasks.get()) is not None:
-            index, group = task
+            kind, index, item = task
+            if kind == "batches":
+                batches = item
+                continue
             try:
-                found = replay_group(group, read(sorted({position for _, positions in group for position in positions})), batches)
+                if kind == "page":
+                    found: Any = load_page(store, *item)
+                else:
+                    found = replay_group(item, read(sorted({position for _, positions in item for position in positions})), batches)
             except Exception:
                 results.put((number, index, None))
                 return
@@ -78,23 +89,30 @@ class ReplayPool:
             )
             for number, tasks in enumerate(self.tasks)
         ]
-        self.handed: list[dict[int, Group]] = [{} for _ in self.processes]
+        self.handed: list[dict[int, Any]] = [{} for _ in self.processes]
         self.working = True
+        self.kind = "group"
         for process in self.processes:
             process.start()
+        for tasks in self.tasks:
+            tasks.put(store_path)
 
     def prepare(self, batches: list[int]) -> None:
-        """Send the workers what every group needs: the store's path and the start of each append batch."""
-        for tasks in self.tasks:
-            tasks.put((self.store_path, batches))
+        """Send the workers what every group needs: the start of each append batch."""
+        if self.working:
+            for tasks in self.tasks:
+                tasks.put(("batches", 0, batches))
 
-    def replay(self, groups: Iterable[Group], replay: Callable[[Group], GroupRows], write: Callable[[Group, GroupRows], None]) -> None:
-        """Every group's rows passed to ``write``: the workers' as they come, ``replay``'s for the groups kept here."""
-        groups = iter(groups)
-        numbered = enumerate(groups)
+    def replay(self, items: Iterable[Any], replay: Callable[[Any], Any], write: Callable[[Any, Any], None], kind: str = "group") -> None:
+        """Every item's rows passed to ``write``: the workers' as they come, ``replay``'s for the items kept here.
+
+        ``kind`` says what the items are: ``group`` (of entities, :data:`Group`) or ``page`` (of positions).
+        """
+        self.kind = kind
+        numbered = enumerate(items)
         self._hand_out(numbered)
-        for _, group in numbered:
-            write(group, replay(group))
+        for _, item in numbered:
+            write(item, replay(item))
             self._collect(replay, write, wait=False)
             self._hand_out(numbered)
         while any(self.handed):
@@ -105,14 +123,14 @@ class ReplayPool:
             return
         for tasks, handed in zip(self.tasks, self.handed, strict=True):
             while len(handed) < AHEAD:
-                item = next(numbered, None)
-                if item is None:
+                found = next(numbered, None)
+                if found is None:
                     return
-                index, group = item
-                handed[index] = group
-                tasks.put((index, group))
+                index, item = found
+                handed[index] = item
+                tasks.put((self.kind, index, item))
 
-    def _collect(self, replay: Callable[[Group], GroupRows], write: Callable[[Group, GroupRows], None], wait: bool) -> None:
+    def _collect(self, replay: Callable[[Any], Any], write: Callable[[Any, Any], None], wait: bool) -> None:
         """Write the rows the workers have sent; with ``wait``, wait for at least one group (or a failure)."""
         while self.working:
             try:
@@ -132,7 +150,7 @@ class ReplayPool:
             write(group, found)
             wait = False
 
-    def _take_back(self, replay: Callable[[Group], GroupRows], write: Callable[[Group, GroupRows], None]) -> None:
+    def _take_back(self, replay: Callable[[Any], Any], write: Callable[[Any, Any], None]) -> None:
         """Stop the workers and compute here every group they had not sent back."""
         self.working = False
         self._stop(terminate=True)
