@@ -204,8 +204,7 @@ def stored_states(view: str) -> list[tuple[str, str]]:
 
 
 def test_every_stored_state_put_back_together_unparsed_is_its_compact_sorted_json(tmp_path, corpus_ledger):
-    from ledger.api import compact_state_json
-    from ledger.readmodel.rows import whole_state
+    from ledger.readmodel.rows import whole_state, whole_state_json
 
     db, view = str(tmp_path / "ledger.db"), str(tmp_path / "ledger.view.db")
     synthetic_store(db, SMALL, batches=3)
@@ -213,14 +212,14 @@ def test_every_stored_state_put_back_together_unparsed_is_its_compact_sorted_jso
     rows = stored_states(view) + stored_states(corpus_ledger.view_path)
     assert len(rows) > 500
     for stored, events in rows:
-        assert compact_state_json(stored, events) == orjson.dumps(whole_state(stored, events), option=orjson.OPT_SORT_KEYS).decode()
+        assert whole_state_json(stored, events) == orjson.dumps(whole_state(stored, events), option=orjson.OPT_SORT_KEYS).decode()
 
 
 def test_a_stored_state_with_a_nested_events_key_is_parsed_and_dumped_instead():
-    from ledger.api import compact_state_json
+    from ledger.readmodel.rows import whole_state_json
 
     stored = '{"details":{"events":[]},"events":[],"id":"r-1"}'
-    assert compact_state_json(stored, '["a","b"]') == '{"details":{"events":[]},"events":["a","b"],"id":"r-1"}'
+    assert whole_state_json(stored, '["a","b"]') == '{"details":{"events":[]},"events":["a","b"],"id":"r-1"}'
 
 
 @pytest.mark.parametrize("engine", ["view", "fold"])

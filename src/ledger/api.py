@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import functools
 import gc
-import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -126,7 +125,7 @@ class Ledger:
         on ledgers small enough for that.
         """
         from ledger.projections.ordering import order_warnings, order_warnings_from_store
-        from ledger.readmodel.query import current_view, open_view
+        from ledger.readmodel.query import current_view, open_view, related_positions
 
         if not positions:
             return []
@@ -134,16 +133,9 @@ class Ledger:
         view = current_view(self.db, self.view_path)
         if view is None:
             return order_warnings_from_store(self.store, new)
-        conn = open_view(view)
-        try:
-            related = conn.execute(
-                "SELECT DISTINCT e.position FROM entity_events n JOIN entity_events e ON e.projection = n.projection AND e.entity = n.entity "
-                "WHERE n.event_id IN (SELECT value FROM json_each(?))",
-                (json.dumps([data["id"] for data in new]),),
-            ).fetchall()
-        finally:
-            conn.close()
-        return order_warnings(new, self.store.events_at(position for (position,) in related).values())
+        with closing(open_view(view)) as conn:
+            related = related_positions(conn, [data["id"] for data in new])
+        return order_warnings(new, self.store.events_at(related).values())
 
     def ingest_events(self, events: Iterable[dict[str, Any]], registry: dict[str, Sequence[dict[str, Any]]] | None = None) -> IngestReport:
         """Validate and append events given as dicts (and registry entries by kind), all or nothing."""
@@ -318,17 +310,18 @@ class Ledger:
         hold what it returns: a caller that writes the states out can turn each
         into its output at once, and never hold the whole state.
         ``each_json`` instead is given each state as compact JSON, keys sorted
-        (:func:`compact_json`): from the read model, its stored text, never parsed.
+        (:func:`ledger.readmodel.rows.json_text`): from the read model, its stored text, never parsed.
         """
         answer, engine_used = self._replay(as_of, known_at, recorded_before, only, entity, engine, stored_state_reader(each, each_json))
         if engine_used == "view":
             return answer
+        from ledger.readmodel.rows import json_text
         from ledger.results import PROJECTION_LISTS
 
         with collection_paused():
             data = state_model().model_validate(answer).model_dump(mode="json")
         if each_json is not None:
-            data.update({name: [each_json(compact_json(state)) for state in data[name]] for name in PROJECTION_LISTS if name in data})
+            data.update({name: [each_json(json_text(state)) for state in data[name]] for name in PROJECTION_LISTS if name in data})
         elif each is not None:
             data.update({name: [each(state) for state in data[name]] for name in PROJECTION_LISTS if name in data})
         return data
@@ -423,40 +416,15 @@ def state_model() -> type[State]:
     return State
 
 
-def compact_json(state: dict[str, Any]) -> str:
-    """A state as compact JSON, keys sorted: the form the read model stores states in."""
-    import orjson
-
-    return orjson.dumps(state, option=orjson.OPT_SORT_KEYS).decode()
-
-
-STORED_EMPTY_EVENTS = '"events":[]'
-
-
-def compact_state_json(stored: str, events: str) -> str:
-    """A read-model state as :func:`compact_json` gives it, from its stored text and events list, unparsed.
-
-    The stored text is the state's compact JSON with an empty ``events`` list in
-    its place (:func:`ledger.readmodel.rows.split_state`): the list goes back in
-    as text. A text holding that key more than once (a nested ``events``) is parsed
-    and dumped instead.
-    """
-    if stored.count(STORED_EMPTY_EVENTS) == 1:
-        return stored.replace(STORED_EMPTY_EVENTS, '"events":' + events)
-    from ledger.readmodel.rows import whole_state
-
-    return compact_json(whole_state(stored, events))
-
-
 def stored_state_reader(
     each: Callable[[dict[str, Any]], Any] | None, each_json: Callable[[str], Any] | None
 ) -> Callable[[str, str], Any] | None:
     """What the read model's engine applies to each stored state for :meth:`Ledger.replay_json`'s ``each`` or ``each_json``."""
-    if each_json is not None:
-        return lambda stored, events: each_json(compact_state_json(stored, events))
-    if each is not None:
-        from ledger.readmodel.rows import whole_state
+    from ledger.readmodel.rows import whole_state, whole_state_json
 
+    if each_json is not None:
+        return lambda stored, events: each_json(whole_state_json(stored, events))
+    if each is not None:
         return lambda stored, events: each(whole_state(stored, events))
     return None
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from ledger.dates import DateError
 from ledger.projections.selection import split_entity
-from ledger.readmodel.rows import whole_state
+from ledger.readmodel.rows import json_text, whole_state
 from ledger.readmodel.schema import ReadModelError
 from ledger.readmodel.versions import HISTORY_TABLES, HistoryTable
 
@@ -146,6 +146,16 @@ def latest_state(conn: sqlite3.Connection, table: HistoryTable, entity: str, as_
     if row is None or (row[2] is not None and row[2] <= as_of):
         return []
     return [row[:2]]
+
+
+def related_positions(conn: sqlite3.Connection, event_ids: list[str]) -> list[int]:
+    """The store positions of every event in the history of an entity one of ``event_ids`` is in (``entity_events``)."""
+    rows = conn.execute(
+        "SELECT DISTINCT e.position FROM entity_events n JOIN entity_events e ON e.projection = n.projection AND e.entity = n.entity "
+        "WHERE n.event_id IN (SELECT value FROM json_each(?))",
+        (json_text(event_ids),),
+    ).fetchall()
+    return [position for (position,) in rows]
 
 
 def batch_start(conn: sqlite3.Connection, position: int) -> int:

@@ -55,6 +55,21 @@ def whole_state(state: str, events: str) -> dict[str, Any]:
     return found
 
 
+STORED_EMPTY_EVENTS = '"events":[]'
+
+
+def whole_state_json(state: str, events: str) -> str:
+    """The rendered state as :func:`json_text` gives it, from its stored text and events list, unparsed.
+
+    The events list goes back in as text, in the place :func:`split_state` kept
+    for it. A text holding that key more than once (a nested ``events``) is
+    parsed and dumped instead.
+    """
+    if state.count(STORED_EMPTY_EVENTS) == 1:
+        return state.replace(STORED_EMPTY_EVENTS, '"events":' + events)
+    return json_text(whole_state(state, events))
+
+
 @lru_cache(maxsize=100_000)
 def occurred_bounds(occurred: str) -> tuple[str | None, str | None, str]:
     """An ``occurred`` text's earliest and latest days and its precision (a ledger repeats the same dates often)."""
