@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -144,6 +145,15 @@ def test_worker_count_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("LEDGER_WORKERS", "many")
     with pytest.raises(ValueError, match="LEDGER_WORKERS"):
         ingest.worker_count()
+
+
+def test_workers_collect_young_garbage_less_often_than_this_process():
+    ingest.start_workers(1)
+    try:
+        worker = ingest._executor(1).submit(gc.get_threshold).result()
+    finally:
+        ingest.stop_workers()
+    assert worker[0] == ingest.WORKER_GC_YOUNG > gc.get_threshold()[0]
 
 
 def test_zero_workers_validates_here_and_small_batches_start_no_process(tmp_path, monkeypatch):

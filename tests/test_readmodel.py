@@ -30,7 +30,7 @@ from helpers import (
 from ledger.cli import main
 from ledger.ingest import ingest_dicts
 from ledger.readmodel import Projector, ReadModelError, migrate, project, status, view_path_for
-from ledger.readmodel.query import as_of_condition, stored_states
+from ledger.readmodel.query import as_of_condition, latest_state_sql, stored_states
 from ledger.readmodel.schema import MIGRATIONS_DIR
 from ledger.readmodel.versions import HISTORY_TABLES
 from ledger.store import open_store
@@ -328,10 +328,24 @@ def test_as_of_lookups_are_index_range_scans(tmp_path, known_at, recorded):
         assert "entity=?" in one[0][3]
         if not recorded:
             every = conn.execute(f"EXPLAIN QUERY PLAN {stored_states(table)} WHERE {condition} ORDER BY h.entity", params).fetchall()
-            assert every[0][3] == f"SCAN h USING COVERING INDEX {table.history}_entity", every  # in entity order, no sorting
+            # in entity order, no sorting; as known and recorded now, only the rows held now are read
+            index = f"{table.history}_entity" if known_at else f"{table.history}_now"
+            assert every[0][3] == f"SCAN h USING COVERING INDEX {index}", every
             assert not any("TEMP B-TREE" in step[3] for step in every)
         # the state and the events list are then fetched by their ids
         assert all("USING INTEGER PRIMARY KEY" in step[3] for step in one[1:])
+
+
+def test_one_entity_now_is_two_index_probes(tmp_path):
+    view = str(tmp_path / "ledger.view.db")
+    migrate(view)
+    conn = sqlite3.connect(view)
+    for table in HISTORY_TABLES.values():
+        starting, open_start = latest_state_sql(table)
+        for sql, probe in ((starting, "valid_from<?"), (open_start, "valid_from=?")):
+            plan = [step[3] for step in conn.execute(f"EXPLAIN QUERY PLAN {sql}", ("x", "2024-06-01")[: sql.count("?")]).fetchall()]
+            assert plan[0].startswith(f"SEARCH h USING COVERING INDEX {table.history}_") and probe in plan[0], plan
+            assert all("USING INTEGER PRIMARY KEY" in step for step in plan[1:]) and not any("TEMP B-TREE" in step for step in plan)
 
 
 def test_full_text_search_finds_summaries_and_quotes(db, tmp_path):

@@ -11,7 +11,7 @@ import pytest
 
 from helpers import SMALL, synthetic_store, view_replay
 from ledger.readmodel import project
-from ledger.readmodel.query import as_of_condition, latest_state, stored_states
+from ledger.readmodel.query import as_of_condition, latest_state, open_view, replay, stored_states
 from ledger.readmodel.rows import whole_state
 from ledger.readmodel.versions import HISTORY_TABLES
 
@@ -114,12 +114,34 @@ def test_the_whole_state_lookup_tests_the_dates_inside_the_index(view):
         )
     }
     for table in HISTORY_TABLES.values():
-        plan = conn.execute(
-            f"EXPLAIN QUERY PLAN {stored_states(table)} WHERE {as_of_condition(False, False)} ORDER BY h.entity",
-            {"as_of": "2020-01-01"},
-        ).fetchall()
-        assert [step[3] for step in plan] == [
-            f"SCAN h USING COVERING INDEX {table.history}_entity",
-            "SEARCH s USING INTEGER PRIMARY KEY (rowid=?)",
-            "SEARCH l USING INTEGER PRIMARY KEY (rowid=?)",
-        ]
+        now = [row[2] for row in conn.execute(f"PRAGMA index_info({table.history}_now)")]
+        assert now == ["entity", "valid_from", "valid_to", "state_id", "events_list", "events_end", "recorded_to", "known_to"]
+        partial = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (f"{table.history}_now",)).fetchone()[0]
+        assert partial.endswith("WHERE recorded_to IS NULL AND known_to IS NULL")
+        for known_at, index in ((False, "now"), (True, "entity")):  # as known now, only the rows held now are read
+            plan = conn.execute(
+                f"EXPLAIN QUERY PLAN {stored_states(table)} WHERE {as_of_condition(known_at, False)} ORDER BY h.entity",
+                {"as_of": "2020-01-01", "known_at": "2020-01-01"},
+            ).fetchall()
+            assert [step[3] for step in plan] == [
+                f"SCAN h USING COVERING INDEX {table.history}_{index}",
+                "SEARCH s USING INTEGER PRIMARY KEY (rowid=?)",
+                "SEARCH l USING INTEGER PRIMARY KEY (rowid=?)",
+            ]
+
+
+def test_read_connections_map_the_file_but_not_for_every_entitys_state(view):
+    conn = open_view(view)
+    mapped = conn.execute("PRAGMA mmap_size").fetchone()[0]
+    assert mapped > 0
+    seen = []
+
+    def each(state: str, events: str) -> str:
+        seen.append(conn.execute("PRAGMA mmap_size").fetchone()[0])
+        return state
+
+    answer = replay(conn, date(2020, 6, 1), None, list(HISTORY_TABLES), each=each)
+    assert seen and set(seen) == {0} and sum(map(len, answer.values())) == len(seen)
+    assert conn.execute("PRAGMA mmap_size").fetchone()[0] == mapped
+    assert replay(conn, date(2020, 6, 1), None, ["positions"], entity="positions:no-such-entity") == {"positions": []}
+    assert conn.execute("PRAGMA mmap_size").fetchone()[0] == mapped

@@ -220,6 +220,8 @@ def test_a_stored_state_with_a_nested_events_key_is_parsed_and_dumped_instead():
 
     stored = '{"details":{"events":[]},"events":[],"id":"r-1"}'
     assert whole_state_json(stored, '["a","b"]') == '{"details":{"events":[]},"events":["a","b"],"id":"r-1"}'
+    after = '{"events":[],"id":"r-1","notes":{"events":[]}}'  # the nested key after the state's own
+    assert whole_state_json(after, '["a"]') == '{"events":["a"],"id":"r-1","notes":{"events":[]}}'
 
 
 @pytest.mark.parametrize("engine", ["view", "fold"])

@@ -11,6 +11,7 @@ import pytest
 
 from conftest import make_event
 from ledger.events import parse_event
+from ledger.merkle import leaf_hash
 from ledger.store import (
     STATE_HEADER,
     TRAINING_MIN,
@@ -27,6 +28,7 @@ from ledger.store import (
     prepare_event,
     read_head,
 )
+from ledger.store.recorder import WRITER_CACHE_KIB
 
 KINDS = ["statement", "policy_change", "request", "battlefield", "aid_package"]
 RECORDED_AT = datetime(2024, 6, 1, 12, 30, 15, 123456, tzinfo=UTC)
@@ -385,3 +387,21 @@ def test_an_id_given_twice_in_one_append_is_recorded_once_or_refused(store):
     with pytest.raises(DuplicateEvent, match="kirby-c"):
         store.record([prepare_event(dump(make_event("kirby-c"))), prepare_event(dump(make_event("kirby-c", summary="other")))])
     assert store.count() == 2
+
+
+def test_the_logs_leaf_hashes_are_the_rfc_9162_hashes_of_the_leaf_inputs(store):
+    store.put_registry([("actor", "kirby", {"id": "kirby", "name": "John Kirby"})])
+    store.append(many(30), recorded_at=RECORDED_AT)
+    store.append(many(20, start=30))
+    inputs = [leaf_input for _, _, leaf_input in store.leaf_inputs()]
+    assert len(inputs) == store.log_size() == 51 and all(inputs)
+    assert store.leaf_hashes() == [leaf_hash(leaf_input) for leaf_input in inputs]
+    assert inputs[1].startswith(b'{"entry":"event","event":') and inputs[1].endswith(
+        b',"position":1,"recorded_at":"2024-06-01T12:30:15.123456+00:00"}'
+    )
+
+
+def test_a_writer_keeps_more_of_the_file_in_memory_than_a_reader(store, db):
+    with open_reader(db) as reader:
+        default = reader.conn.execute("PRAGMA cache_size").fetchone()[0]  # type: ignore[attr-defined]  # a SQLite reader
+    assert store.backend.conn.execute("PRAGMA cache_size").fetchone()[0] == -WRITER_CACHE_KIB < default  # type: ignore[attr-defined]  # a SQLite backend

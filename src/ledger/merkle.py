@@ -31,14 +31,18 @@ class ProofError(ValueError):
     """A proof asked for leaves or sizes the tree does not have."""
 
 
+LEAF_PREFIX = b"\x00"
+NODE_PREFIX = b"\x01"
+
+
 def leaf_hash(data: bytes) -> bytes:
     """The hash of one leaf input."""
-    return hashlib.sha256(b"\x00" + data).digest()
+    return hashlib.sha256(LEAF_PREFIX + data).digest()
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
     """The hash of an interior node."""
-    return hashlib.sha256(b"\x01" + left + right).digest()
+    return hashlib.sha256(NODE_PREFIX + left + right).digest()
 
 
 def subtree_root(leaves: Sequence[bytes], start: int = 0, end: int | None = None) -> bytes:

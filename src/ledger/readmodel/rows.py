@@ -65,8 +65,9 @@ def whole_state_json(state: str, events: str) -> str:
     for it. A text holding that key more than once (a nested ``events``) is
     parsed and dumped instead.
     """
-    if state.count(STORED_EMPTY_EVENTS) == 1:
-        return state.replace(STORED_EMPTY_EVENTS, '"events":' + events)
+    head, found, tail = state.partition(STORED_EMPTY_EVENTS)
+    if found and STORED_EMPTY_EVENTS not in tail:
+        return f'{head}"events":{events}{tail}'
     return json_text(whole_state(state, events))
 
 

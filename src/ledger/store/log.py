@@ -24,14 +24,16 @@ writer opens them (:func:`build_log`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
+from itertools import repeat
 from typing import Any
 
 import orjson
 
-from ledger.merkle import leaf_hash
+from ledger.merkle import LEAF_PREFIX, leaf_hash
 from ledger.store.codec import StateCodec, canonical_bytes, entry_hex
 
 EVENT_LEAF_PREFIX = b'{"entry":"event","event":'
@@ -40,6 +42,24 @@ EVENT_LEAF_PREFIX = b'{"entry":"event","event":'
 def event_leaf_input(canonical: bytes, position: int, recorded_at: str) -> bytes:
     """The leaf input of an event: its canonical bytes with its position and recorded time (canonical JSON itself)."""
     return EVENT_LEAF_PREFIX + canonical + b',"position":' + str(position).encode() + b',"recorded_at":' + orjson.dumps(recorded_at) + b"}"
+
+
+def event_leaf_hashes(events: Sequence[tuple[int, bytes]], recorded_at: str) -> list[bytes]:
+    """The leaf hashes of (position, canonical bytes) events recorded at ``recorded_at``, in order.
+
+    ``leaf_hash(event_leaf_input(...))`` of each, without building the inputs: the
+    hash of the part every event's input starts with is taken once and copied, and
+    the event's bytes are hashed where they are.
+    """
+    start = hashlib.sha256(LEAF_PREFIX + EVENT_LEAF_PREFIX)
+    tail = b',"recorded_at":' + orjson.dumps(recorded_at) + b"}"
+    hashes = []
+    for position, canonical in events:
+        digest = start.copy()
+        digest.update(canonical)
+        digest.update(b',"position":%d%b' % (position, tail))
+        hashes.append(digest.digest())
+    return hashes
 
 
 def registry_leaf_input(kind: str, key: str, data: dict[str, Any], recorded_at: str) -> bytes:
@@ -135,8 +155,10 @@ def append_leaves(
     for kind, key, data in registry:
         leaf_input = registry_leaf_input(kind, key, data, recorded_at)
         rows.append((first + len(rows), None, leaf_input, leaf_hash(leaf_input)))
-    for position, canonical in events:
-        rows.append((first + len(rows), position, None, leaf_hash(event_leaf_input(canonical, position, recorded_at))))
+    leaf = first + len(rows)
+    rows.extend(
+        zip(range(leaf, leaf + len(events)), (position for position, _ in events), repeat(None), event_leaf_hashes(events, recorded_at))
+    )
     conn.executemany("INSERT INTO ledger_log VALUES (?, ?, ?, ?)", rows)
 
 

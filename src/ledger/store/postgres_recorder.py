@@ -43,7 +43,7 @@ from ledger.merkle import leaf_hash
 from ledger.store.codec import RECORDED_TOPIC, TRAINING_MIN, TRAINING_SAMPLES, StateCodec, recorded_us, train_dictionary
 from ledger.store.interface import Appended, PreparedEvent, RegistryEntry, StoreBackend, StoreError, unrecorded
 from ledger.store.library import CodecCompressor, LedgerApplication
-from ledger.store.log import event_leaf_input, registry_leaf_input
+from ledger.store.log import event_leaf_hashes, registry_leaf_input
 from ledger.store.postgres import APPEND_LOCK, EVENTS_TABLE, LEDGER_SCHEMA, Cursor, PostgresReader, connect, has_ledger, redacted
 from ledger.store.recorder import GENESIS, entry_hex, utc
 
@@ -146,7 +146,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         first = c.fetchone()[0]  # type: ignore[index]  # an aggregate always returns a row
         inputs: list[bytes | None] = [registry_leaf_input(kind, key, data, recorded_at) for kind, key, data in registry]
         hashes = [leaf_hash(leaf_input) for leaf_input in inputs if leaf_input is not None]
-        hashes += [leaf_hash(event_leaf_input(canonical, position, recorded_at)) for position, canonical in events]
+        hashes += event_leaf_hashes(events, recorded_at)
         inputs += [None] * len(events)
         leaves = list(range(first, first + len(hashes)))
         positions = [None] * len(registry) + [position for position, _ in events]

@@ -65,6 +65,10 @@ from ledger.store.interface import (
 from ledger.store.reader import SQLiteReader, has_old_chain
 
 GENESIS = bytes(32)
+WRITER_CACHE_KIB = 64 * 1024
+"""Page cache of a writer's connection (SQLite's default is 2 MiB): every append looks up each new id in the stored
+events' index, whose pages a large ledger's random ids spread over tens of MB; kept in memory, they are not read again
+from the file at every lookup. Filled only as pages are read."""
 LOCK_TIMEOUT = 120.0
 """Seconds an append waits for another writer's append to finish before it gives up."""
 
@@ -139,6 +143,7 @@ class SQLiteBackend(SQLiteReader, StoreBackend):
         except sqlite3.OperationalError as error:
             raise StoreError(f"cannot open the ledger database at {location}: {error}") from None
         super().__init__(conn, location)
+        conn.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
         self._app: Any = None
         self._create_schema()
 
@@ -247,12 +252,15 @@ class SQLiteBackend(SQLiteReader, StoreBackend):
         previous = row[0] if row else GENESIS
         sha256 = hashlib.sha256
         chain = []
-        for position, (event, _) in enumerate(events, start=first):
-            previous = sha256(previous + event.canonical).digest()
+        canonical = [event.canonical for event, _ in events]
+        for position, body in enumerate(canonical, start=first):
+            digest = sha256(previous)
+            digest.update(body)
+            previous = digest.digest()
             chain.append((position, previous))
         c.execute("INSERT INTO ledger_chain_batches VALUES (?, ?)", (first, recorded_at))
         c.executemany("INSERT INTO ledger_chain VALUES (?, ?)", chain)
-        log.append_leaves(c, changed, [(position, event.canonical) for position, (event, _) in enumerate(events, start=first)], recorded_at)
+        log.append_leaves(c, changed, list(zip(range(first, last + 1), canonical)), recorded_at)
         return list(range(first, last + 1))
 
     def _unrecorded(self, prepared: Sequence[PreparedEvent], checked_at: int | None = None) -> tuple[list[int], list[str]]:
