@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -146,6 +147,15 @@ def test_worker_count_comes_from_the_environment(monkeypatch):
         ingest.worker_count()
 
 
+def test_workers_collect_young_garbage_less_often_than_this_process():
+    ingest.start_workers(1)
+    try:
+        worker = ingest._executor(1).submit(gc.get_threshold).result()
+    finally:
+        ingest.stop_workers()
+    assert worker[0] == ingest.WORKER_GC_YOUNG > gc.get_threshold()[0]
+
+
 def test_zero_workers_validates_here_and_small_batches_start_no_process(tmp_path, monkeypatch):
     ingest.stop_workers()
     monkeypatch.setenv("LEDGER_WORKERS", "0")
@@ -169,6 +179,16 @@ def test_a_stream_appends_batch_by_batch_and_stops_at_the_first_bad_one(tmp_path
     (problem,) = caught.value.problems
     assert problem.file == "feed[2345]" and problem.field == "occurred"
     assert len(caught.value.report.appended) == 2_000
+
+
+def test_an_ingest_collects_garbage_less_often_while_it_runs_and_as_before_after_it_even_when_refused(tmp_path):
+    before, during = gc.get_threshold(), []
+    lines = [json.dumps(data) for data in EVENTS]
+    lines[-1] = "{broken"
+    with fresh_store(tmp_path / "ledger.db") as store, pytest.raises(IngestError):
+        ingest_stream(store, lines, batch=1_000, workers=0, on_batch=lambda _: during.append((gc.get_threshold(), gc.get_freeze_count())))
+    assert len(during) == 2 and all(threshold[0] == ingest.INGEST_GC_YOUNG and frozen > 0 for threshold, frozen in during)
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
 
 
 def test_a_stream_gives_the_same_chain_as_one_ingest(tmp_path):

@@ -11,7 +11,7 @@ Nothing here reads a database; every function takes plain event dicts.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -65,15 +65,19 @@ class Account(NamedTuple):
         return (self.anchor, self.span.latest, occurred.earliest, occurred.latest, self.id)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class EntityView:
-    """The folded state of one entity at one date, ready to be rendered as JSON."""
+    """The folded state of one entity at one date, ready to be rendered as JSON.
+
+    Made once per rendered state and read once: not frozen, since a frozen
+    dataclass pays a slow ``object.__setattr__`` per field on the fold's hottest path.
+    """
 
     key: str
     fields: dict[str, Any]
     first: Account
     since: Account | None
-    events: list[str]
+    events: Sequence[str]
     certainty: str
     disputed: bool
     alternatives: list[dict[str, Any]] = field(default_factory=list)

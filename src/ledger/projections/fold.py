@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 from ledger.dates import OPEN_START, DateSpan
 from ledger.projections.base import Account, EntityView, Projection
+from ledger.projections.readings import assess
 from ledger.projections.visibility import Resolved, alternative_groups
 
 NO_FIELDS: frozenset[str] = frozenset()
@@ -48,14 +49,21 @@ class Unit:
         self.anchor = self.sort_key[0]
         self.member_ids = tuple(member.id for member in members)
         self.signature = (self.sort_key, tuple((member.id, member.version) for member in members))
-        spans = [member.span for member in members]
-        self.start = min(span.earliest for span in spans)
-        self.latest = max(span.latest for span in spans)
-        self.choices = one_of_days(self.lead.span) if len(members) == 1 else ()
+        if len(members) == 1:  # most units: the same values as below, without the lists
+            span = self.lead.span
+            self.start, self.latest, self.dispute_until = span.earliest, span.latest, span.earliest
+            self.choices = one_of_days(span)
+            self.dates = frozenset((span.earliest, span.latest, self.anchor, *self.choices))
+            self.differing = NO_FIELDS
+        else:
+            spans = [member.span for member in members]
+            self.start = min(span.earliest for span in spans)
+            self.latest = max(span.latest for span in spans)
+            self.choices = ()
+            self.dates = frozenset([span.earliest for span in spans] + [span.latest for span in spans] + [self.anchor])
+            self.dispute_until = max(span.earliest for span in spans)
+            self.differing = differing_fields([member.effect for member in members])
         self.point = self.start == self.latest
-        self.dates = frozenset([span.earliest for span in spans] + [span.latest for span in spans] + [self.anchor, *self.choices])
-        self.dispute_until = max(span.earliest for span in spans)
-        self.differing = differing_fields([member.effect for member in members]) if len(members) > 1 else NO_FIELDS
 
     def __repr__(self) -> str:
         return f"Unit({', '.join(self.member_ids)})"
@@ -131,8 +139,6 @@ def render(
     are computed when not given. Certainty and alternatives come from
     :func:`ledger.projections.readings.assess`.
     """
-    from ledger.projections.readings import assess
-
     count = folded.count if count is None else count
     prefix = prefix if prefix is not None else prefix_folds(units[:count], projection.tracked)
     pending = pending_units(units[count:], as_of) if pending is None else pending
@@ -142,7 +148,7 @@ def render(
         fields=folded.fields,
         first=(units[0] if count else pending[0]).lead,
         since=folded.since,
-        events=list(folded.events),
+        events=folded.events,
         certainty=certainty,
         disputed=bool(folded.open_disputes) or as_of < folded.dispute_until,
         alternatives=alternatives,

@@ -82,6 +82,7 @@ class ValidSweep:
         self.days: list[date] = []
         self.prefix: list[Folded] = [EMPTY]
         self.segments: list[Segment] = []
+        self.deferred = 0  # units read later than they may have happened (open starts): few, often none
 
     def add(self, fresh: list[Unit]) -> int | None:
         """Add units that change nothing else; return the index of the first changed segment (None: none)."""
@@ -90,6 +91,7 @@ class ValidSweep:
         for unit in fresh:
             insort(self.units, unit, key=lambda u: u.sort_key)
             self._count(unit, +1)
+            self.deferred += unit.start < unit.anchor
         self.signatures |= {unit.signature for unit in fresh}
         return self._sweep_from(min(unit.start for unit in fresh))
 
@@ -109,6 +111,7 @@ class ValidSweep:
                 self._count(unit, +1)
                 starts.append(unit.start)
         self.units, self.signatures = units, signatures
+        self.deferred = sum(unit.start < unit.anchor for unit in units)
         return self._sweep_from(min(starts))
 
     def _count(self, unit: Unit, step: int) -> None:
@@ -136,7 +139,7 @@ class ValidSweep:
         days = self.days[bisect_right(self.days, first_change) :]
         folded, count, units = self.prefix[unchanged], unchanged, self.units
         tracked = self.projection.tracked
-        deferred = [unit for unit in units if unit.start < unit.anchor]
+        deferred = [unit for unit in units if unit.start < unit.anchor] if self.deferred else []
         for index, day in enumerate([first_change, *days]):
             while count < len(units) and units[count].anchor <= day:
                 folded = apply_unit(folded, units[count], tracked)

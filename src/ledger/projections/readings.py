@@ -164,14 +164,19 @@ def alternatives(
     for unit in list(reversed(deciding))[:MAX_LAST_READINGS]:
         readings.append((f"last:{unit.lead.id}", last_reading(unit, deciding, as_of)))
     found: dict[bytes, dict[str, Any]] = {}
+    keys: dict[tuple[int, ...], bytes] = {}  # readings often agree: each set of values is rendered once
+    some_latest = any(unit.latest <= as_of for unit in seen)
     for name, positions in readings:
         if name == "as_shown":
             state = {field: shown.fields.get(field, UNSET) for field in varying}
         else:
             state = {field: last_value(candidates[field], field, positions) for field in varying}
-        present = name != "latest" or any(unit.latest <= as_of for unit in seen)
-        rendered = render_decided(projection, seen[-1].lead, shown, state, varying) if present else None
-        key = orjson.dumps(rendered, option=orjson.OPT_SORT_KEYS)
+        present = name != "latest" or some_latest
+        values = (present, *map(id, state.values()))  # the very objects: held by ``state`` and the units while compared
+        key = keys.get(values)
+        if key is None:
+            rendered = render_decided(projection, seen[-1].lead, shown, state, varying) if present else None
+            key = keys[values] = orjson.dumps(rendered, option=orjson.OPT_SORT_KEYS)
         if key in found:
             found[key]["readings"].append(name)
             continue

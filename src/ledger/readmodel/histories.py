@@ -120,13 +120,15 @@ class EntityHistory:
         for data in events:
             self._track(data)
         key, projection = self.entity.key, self.projection
-        everything = [*self.seen, *events]
+        seen_before = len(self.seen)
+        everything: list[dict[str, Any]] | None = None  # what the slow path needs, made the first time it is taken
         for reported, slice_, reaches_back in known_slices(events, seen_until):
             self.seen.extend(slice_)
             before = self.sweep.segments
             if slice_ and not reaches_back and not any(data["id"] in self.linked for data in slice_):
                 first = self.sweep.add([Unit((projection.account(data),)) for data in slice_ if projection.key(data) == key])
             else:
+                everything = everything or [*self.seen[:seen_before], *events]
                 units = build_units(projection, known_resolved(everything, date.fromisoformat(reported), self.cache))
                 first = self.sweep.replace(units.get(key, []))
             if first is not None:
