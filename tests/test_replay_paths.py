@@ -271,3 +271,19 @@ def test_replay_prints_one_compact_state_a_line_and_the_same_bytes_from_both_eng
         line == "    " + orjson.dumps(state, option=orjson.OPT_SORT_KEYS).decode() + ("," if line.endswith(",") else "")
         for line, state in zip(state_lines, states)
     )
+
+
+def test_the_projections_asked_for_are_read_the_same_however_only_is_given_and_each_time():
+    from ledger.api import asked_names
+    from ledger.projections.selection import UnknownProjection
+
+    for _ in range(2):
+        assert asked_names(None) == ["restrictions", "aid_packages", "positions", "territory"]
+        assert asked_names("territory,aid") == ["aid_packages", "territory"]
+        assert asked_names(["aid", "territory"]) == asked_names(("territory", "aid_packages")) == ["aid_packages", "territory"]
+        assert asked_names(name for name in ["positions"]) == ["positions"]
+        with pytest.raises(UnknownProjection):
+            asked_names("restrictions,tanks")
+    first = asked_names("positions")
+    first.append("changed by a caller")
+    assert asked_names("positions") == ["positions"]

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from datetime import date
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
 from ledger.projections.selection import optional_day, projection_names, required_day
@@ -340,13 +341,12 @@ class Ledger:
 
         ``each`` is applied to each of the read model's states as read: its stored text and its events list's JSON.
         """
-        day, known, names = required_day(as_of), optional_day(known_at), projection_names(only)
+        day, known, names = required_day(as_of), optional_day(known_at), asked_names(only)
         rb = int(recorded_before) if isinstance(recorded_before, str) and recorded_before.isdigit() else recorded_before
         rb = None if rb == "" else rb
         header = {"as_of": day.isoformat(), "known_at": known.isoformat() if known else None, "recorded_before": rb}
         if self._engine(engine, rb) == "view":
-            from ledger.readmodel import query
-
+            query = readmodel_query()
             current = self._current
             assert current is not None and current.conn is not None  # _engine made sure of it
             through = query.recorded_through(current.conn, rb) if rb is not None else current.position
@@ -406,6 +406,24 @@ class Ledger:
         from ledger.results import Timeline
 
         return Timeline.model_validate({"entity": entity, "events": timetravel.timeline(self._events()[0], entity)})
+
+
+def asked_names(only: str | Iterable[str] | None) -> list[str]:
+    """:func:`~ledger.projections.selection.projection_names`, worked out once for each ``only`` (a server asks the same few)."""
+    return list(_names(only if only is None or isinstance(only, str) else tuple(only)))
+
+
+@functools.lru_cache(maxsize=256)
+def _names(only: str | tuple[str, ...] | None) -> tuple[str, ...]:
+    return tuple(projection_names(only))
+
+
+@functools.cache
+def readmodel_query() -> ModuleType:
+    """:mod:`ledger.readmodel.query`, imported on the first question the read model answers."""
+    from ledger.readmodel import query
+
+    return query
 
 
 @functools.cache
