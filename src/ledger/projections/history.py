@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from ledger.dates import OPEN_START
 from ledger.projections.base import EntityKey, Projection
@@ -53,9 +53,12 @@ class Version:
         return in_valid and in_known
 
 
-@dataclass(frozen=True)
-class Segment:
-    """A state over ``start <= as_of < end`` (end None: open) within one known-time slice."""
+class Segment(NamedTuple):
+    """A state over ``start <= as_of < end`` (end None: open) within one known-time slice.
+
+    A tuple, not a frozen dataclass: the sweep makes one per rendered state, and a
+    frozen dataclass pays a slow ``object.__setattr__`` per field.
+    """
 
     start: date
     end: date | None
