@@ -47,15 +47,18 @@ class Unit:
         self.lead = members[0]
         self.sort_key = self.lead.sort_key
         self.anchor = self.sort_key[0]
-        self.member_ids = tuple(member.id for member in members)
-        self.signature = (self.sort_key, tuple((member.id, member.version) for member in members))
         if len(members) == 1:  # most units: the same values as below, without the lists
-            span = self.lead.span
+            lead = self.lead
+            self.member_ids: tuple[str, ...] = (lead.id,)
+            self.signature: tuple[Any, ...] = (self.sort_key, ((lead.id, lead.version),))
+            span = lead.span
             self.start, self.latest, self.dispute_until = span.earliest, span.latest, span.earliest
             self.choices = one_of_days(span)
             self.dates = frozenset((span.earliest, span.latest, self.anchor, *self.choices))
             self.differing = NO_FIELDS
         else:
+            self.member_ids = tuple(member.id for member in members)
+            self.signature = (self.sort_key, tuple((member.id, member.version) for member in members))
             spans = [member.span for member in members]
             self.start = min(span.earliest for span in spans)
             self.latest = max(span.latest for span in spans)

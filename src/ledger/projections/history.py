@@ -20,6 +20,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from ledger.dates import OPEN_START
@@ -27,6 +28,8 @@ from ledger.projections.base import EntityKey, Projection
 from ledger.projections.fold import EMPTY, Folded, Unit, apply_unit, build_units, fold, pending_units, prefix_folds, render
 from ledger.projections.state import PROJECTIONS, entity_of
 from ledger.projections.visibility import AmendmentCache, amend, known_resolved, public_day
+
+SORT_KEY, ANCHOR, START = attrgetter("sort_key"), attrgetter("anchor"), attrgetter("start")  # keys of the sweep's bisections
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,7 @@ class ValidSweep:
         if not fresh:
             return None
         for unit in fresh:
-            insort(self.units, unit, key=lambda u: u.sort_key)
+            insort(self.units, unit, key=SORT_KEY)
             self._count(unit, +1)
             self.deferred += unit.start < unit.anchor
         self.signatures |= {unit.signature for unit in fresh}
@@ -147,7 +150,7 @@ class ValidSweep:
 
     def _applied_on(self, day: date) -> tuple[int, list[Unit]]:
         """How many units the state on ``day`` applies, and which may have happened but are read later (as the sweep finds them)."""
-        return bisect_right(self.units, day, key=lambda unit: unit.anchor), pending_units(self.units, day) if self.deferred else []
+        return bisect_right(self.units, day, key=ANCHOR), pending_units(self.units, day) if self.deferred else []
 
     def shown_on(self, day: date) -> Folded | None:
         """The fold the state on ``day`` shows (None: no state that day), for a day before any change not yet swept."""
@@ -177,10 +180,10 @@ class ValidSweep:
         Units are in anchor order; those anchored before ``first_change`` did not
         change, so their prefix folds are kept.
         """
-        unchanged = bisect_left(self.units, first_change, key=lambda unit: unit.anchor)
+        unchanged = bisect_left(self.units, first_change, key=ANCHOR)
         del self.prefix[unchanged + 1 :]
         old = self.segments
-        cut = bisect_left(old, first_change, key=lambda segment: segment.start)
+        cut = bisect_left(old, first_change, key=START)
         segments = old[:cut]
         if segments and not isinstance(segments[-1].state, dict):  # taken up unrendered (see take_up): it is compared now
             segments[-1] = Segment(segments[-1].start, segments[-1].end, self.state_on(segments[-1].start))

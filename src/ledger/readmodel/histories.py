@@ -91,6 +91,7 @@ class EntityHistory:
         self.linked: set[str] = set()  # ids touched by a correction or an alternative account
         self.cache: AmendmentCache = {}
         self.last_reported = ""
+        self.resumed = False  # taken up from the read model's rows: some states are as stored (StoredState)
 
     @classmethod
     def resume(cls, entity: EntityKey, events: Iterable[dict[str, Any]], known_now: KnownNow) -> EntityHistory | None:
@@ -136,6 +137,7 @@ class EntityHistory:
         for segment in sweep.segments:
             history.book.open[(segment.start, segment.end)] = (segment, known_now[(segment.start, segment.end)][0])
         history.last_reported = events[-1]["reported"]
+        history.resumed = True
         return history
 
     def _track(self, data: dict[str, Any]) -> None:
@@ -195,7 +197,9 @@ class EntityHistory:
         history ``added`` is the whole history.
         """
         book = RowBook()
-        book.rows, self.book.rows = [(ready(segment), opened, closed) for segment, opened, closed in self.book.rows], []
+        book.rows, self.book.rows = self.book.rows, []
+        if self.resumed:
+            book.rows = [(ready(segment), opened, closed) for segment, opened, closed in book.rows]
         ended = [row_dates((segment.start, segment.end), opened) for segment, opened, _ in book.rows if opened <= seen_until]
         book.rows += [(segment, opened, None) for segment, opened in self.book.open.values() if opened > seen_until]
         return HistoryDelta(ended=ended, added=book.versions(self.entity))
