@@ -8,10 +8,14 @@ instead of giving a number.
 An *as-of query* is the question an analyst asks of one entity: "what was the
 state of this restriction (package, position, territory) on this date, as
 known now?". It is asked of one open :class:`ledger.Ledger`, as a server would,
-so each answer includes the check that the read model is still current; the
-same lookup in bare SQL on the history tables (:data:`AS_OF_SQL`, the one
-Datasette's canned queries make) is timed beside it (``entity_sql``), and the
-whole-state ``replay()`` for context.
+so each answer includes the check that the read model is still current and the
+typed answer; the read model's lookup alone is timed beside it (``entity_sql``):
+the SQL :func:`ledger.readmodel.query.latest_state` runs on the history tables
+(at most two index probes, each one plain statement with the entity and the
+date as parameters, as a Datasette canned query could run it) and the state put
+back together and parsed, on a connection opened as the read model opens its
+own (:func:`ledger.readmodel.query.open_view`); and the whole-state
+``replay()`` for context.
 """
 
 from __future__ import annotations
@@ -30,11 +34,6 @@ from benchmarks.measure import disk_usage, latency_summary, rate
 
 VIEW_UNAVAILABLE = "the read model (ledger.readmodel) is not available in this checkout"
 HISTORY_TABLES = ("restriction_versions", "aid_package_versions", "position_versions", "territory_versions")
-AS_OF_SQL = """
-SELECT entity, valid_from, valid_to, certainty, disputed, event_id, state FROM {table}
-WHERE entity = :entity AND recorded_to IS NULL AND known_to IS NULL
-  AND (valid_from IS NULL OR valid_from <= :as_of) AND (valid_to IS NULL OR valid_to > :as_of)
-"""
 REPLAY_QUERIES = 20
 LATE_EVENTS = 5
 
@@ -220,15 +219,30 @@ def _projection_tables() -> dict[str, str]:
 
 
 def _entity_lookup(replay: Any) -> Any:
-    """One entity's state on a date: through ``Ledger.replay(..., entity=)``, else SQL."""
+    """One entity's state on a date: through ``Ledger.replay(..., entity=)``, else the read model's lookup alone."""
     if replay is not None:
         return lambda conn, name, table, entity, as_of: getattr(replay(as_of, only=[name], entity=f"{name}:{entity}"), name)
+    from ledger.readmodel.query import latest_state
+    from ledger.readmodel.rows import whole_state_json
+    from ledger.readmodel.versions import HISTORY_TABLES as declared
 
     def by_sql(conn: sqlite3.Connection, name: str, table: str, entity: str, as_of: str) -> list[Any]:
-        rows = conn.execute(AS_OF_SQL.format(table=table), {"entity": entity, "as_of": as_of}).fetchall()
-        return [orjson.loads(row[-1]) for row in rows]
+        return [orjson.loads(whole_state_json(state, events)) for state, events in latest_state(conn, declared[name], entity, as_of)]
 
     return by_sql
+
+
+def _lookup_plan(connection: sqlite3.Connection, name: str) -> list[str]:
+    """The query plans of the lookup's two probes (:func:`ledger.readmodel.query.latest_state_sql`)."""
+    from ledger.readmodel.query import latest_state_sql
+    from ledger.readmodel.versions import HISTORY_TABLES as declared
+
+    starting, open_start = latest_state_sql(declared[name])
+    return [
+        row[-1]
+        for sql, params in ((starting, ("x", "2020-01-01")), (open_start, ("x",)))
+        for row in connection.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
+    ]
 
 
 def query_phase(db: str, spec: LedgerSpec, queries: int) -> dict[str, Any]:
@@ -239,9 +253,11 @@ def query_phase(db: str, spec: LedgerSpec, queries: int) -> dict[str, Any]:
     """
     if _readmodel() is None:
         return _unavailable()
+    from ledger.readmodel.query import open_view
+
     view = view_path(db)
     rng = random.Random(spec.seed + queries)
-    connection = sqlite3.connect(f"file:{view}?mode=ro", uri=True, check_same_thread=False)
+    connection = open_view(view)
     if not connection.execute("SELECT COUNT(*) FROM events").fetchone()[0]:
         return {"available": False, "reason": f"the read model {view} holds no events: was it built?"}
     low, high = _date_range(connection)
@@ -266,8 +282,7 @@ def query_phase(db: str, spec: LedgerSpec, queries: int) -> dict[str, Any]:
             answered += bool(states)
         result[label] = {**latency_summary(latencies), "answered": answered}
     result["entity"]["via"] = "ledger.Ledger.replay(as_of, entity=...)" if replay else "SQL"
-    plan = connection.execute("EXPLAIN QUERY PLAN " + AS_OF_SQL.format(table=tables[names[0]]), {"entity": "x", "as_of": "2020-01-01"})
-    result["entity_sql"]["plan"] = [row[-1] for row in plan.fetchall()]
+    result["entity_sql"]["plan"] = _lookup_plan(connection, names[0])
     if replay is not None:
         times = []
         for _ in range(REPLAY_QUERIES):

@@ -11,12 +11,16 @@ paid once per process, whatever the size of the ledger.
 
 ``validate_seconds`` is the part of the timed run this process spent waiting
 for validation (what the pipeline did not hide), ``store_seconds`` the rest;
-``validation_cpu_seconds`` is the CPU time validation took in the workers.
+``validation_cpu_seconds`` is the CPU time validation took in the workers,
+``main_cpu_seconds`` the CPU time of this process over the timed run (checks, appends, handing out tasks).
 
 The raw baseline then copies the very rows the store wrote (the same
 serialised bytes: stored events, hash chain, the Merkle log's leaves) into
 tables of the same shape, with plain ``sqlite3`` ``executemany``, one
 transaction per append of the store: what the machine allows for those rows.
+
+``python -m benchmarks.write EVENTS [FOLDER]`` runs these two phases alone and
+prints the CPU time per event of each side of the pipeline (:func:`cpu_per_event`).
 """
 
 from __future__ import annotations
@@ -70,7 +74,7 @@ def ingest_phase(db: str, spec: LedgerSpec, batch: int, snapshots: Sequence[int]
     marks = list(range(tenth, spec.events, tenth))
     segments = sorted({n for n in snapshots if 0 < n < spec.events} | {spec.events})
     progress: list[dict[str, Any]] = []
-    seconds = waited = validation_cpu = 0.0  # over finished segments
+    seconds = waited = validation_cpu = main_cpu = 0.0  # over finished segments
     done = 0
 
     def record(events: int, elapsed: float) -> None:
@@ -90,7 +94,7 @@ def ingest_phase(db: str, spec: LedgerSpec, batch: int, snapshots: Sequence[int]
         with open_store(db) as store, source.open("rb") as lines:
             store.put_registry(generate_registry(spec))
             for stop in segments:
-                segment_start = time.perf_counter()
+                segment_start, segment_cpu = time.perf_counter(), time.process_time()
 
                 def on_batch(report: IngestReport) -> None:
                     reached = done + len(report.appended)
@@ -101,6 +105,7 @@ def ingest_phase(db: str, spec: LedgerSpec, batch: int, snapshots: Sequence[int]
 
                 report = ingest_stream(store, islice(lines, stop - done), batch, name="bench", on_batch=on_batch)
                 seconds += time.perf_counter() - segment_start
+                main_cpu += time.process_time() - segment_cpu
                 waited += report.validation_wait
                 validation_cpu += report.validation_cpu
                 done += len(report.appended)
@@ -118,6 +123,7 @@ def ingest_phase(db: str, spec: LedgerSpec, batch: int, snapshots: Sequence[int]
         "validate_seconds": waited,
         "store_seconds": seconds - waited,
         "validation_cpu_seconds": validation_cpu,
+        "main_cpu_seconds": main_cpu,
         "workers": workers,
         "workers_start_seconds": workers_start,
         "at": progress,
@@ -171,3 +177,38 @@ def raw_phase(source_db: str, target_db: str, batch: int) -> dict[str, Any]:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{target_db}{suffix}").unlink(missing_ok=True)
     return {"batch": batch, **results, "tables": list(APPENDED_TABLES), "events_per_s": results["appended_rows"]["events_per_s"]}
+
+
+def cpu_per_event(events: int, folder: str | Path, batch: int = 10_000) -> dict[str, Any]:
+    """The ingest phase and its raw baseline alone, with the CPU each side of the pipeline spent per event.
+
+    On a shared machine wall time varies by half from run to run; CPU time per
+    event (this process's appends and checks, the workers' validation) is what
+    a change to either side moves, and their sum is what two cores divide.
+    """
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    db = str(Path(folder, "ledger.db"))
+    ingest = ingest_phase(db, LedgerSpec(events=events), batch)
+    raw = raw_phase(db, str(Path(folder, "raw.db")), batch)
+    done = ingest["events"]
+    return {
+        "events": done,
+        "events_per_s": ingest["events_per_s"],
+        "raw_events_per_s": raw["events_per_s"],
+        "ratio": ingest["events_per_s"] / raw["events_per_s"],
+        "main_cpu_us": ingest["main_cpu_seconds"] / done * 1e6,
+        "workers_cpu_us": ingest["validation_cpu_seconds"] / done * 1e6,
+        "raw_us": 1e6 / raw["events_per_s"],
+    }
+
+
+if __name__ == "__main__":
+    import sys
+    import tempfile
+
+    found = cpu_per_event(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000, sys.argv[2] if len(sys.argv) > 2 else tempfile.mkdtemp())
+    print(
+        f"ingest {found['events_per_s']:,.0f} events/s, raw {found['raw_events_per_s']:,.0f} rows/s: {found['ratio']:.2f}x; "
+        f"CPU per event: appending process {found['main_cpu_us']:.0f} µs, workers {found['workers_cpu_us']:.0f} µs, "
+        f"raw {found['raw_us']:.0f} µs"
+    )

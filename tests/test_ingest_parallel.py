@@ -181,6 +181,16 @@ def test_a_stream_appends_batch_by_batch_and_stops_at_the_first_bad_one(tmp_path
     assert len(caught.value.report.appended) == 2_000
 
 
+def test_an_ingest_collects_garbage_less_often_while_it_runs_and_as_before_after_it_even_when_refused(tmp_path):
+    before, during = gc.get_threshold(), []
+    lines = [json.dumps(data) for data in EVENTS]
+    lines[-1] = "{broken"
+    with fresh_store(tmp_path / "ledger.db") as store, pytest.raises(IngestError):
+        ingest_stream(store, lines, batch=1_000, workers=0, on_batch=lambda _: during.append((gc.get_threshold(), gc.get_freeze_count())))
+    assert len(during) == 2 and all(threshold[0] == ingest.INGEST_GC_YOUNG and frozen > 0 for threshold, frozen in during)
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
 def test_a_stream_gives_the_same_chain_as_one_ingest(tmp_path):
     with fresh_store(tmp_path / "one.db") as store:
         ingest_dicts(store, EVENTS, workers=0)

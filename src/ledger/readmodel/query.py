@@ -71,9 +71,16 @@ def replay(
     - ``entity``: one entity only (``ID`` or ``projection:ID``), for millisecond lookups;
     - ``each``: applied to each state's stored text and events list's JSON as read (default :func:`whole_state`), the lists holding what it returns.
     """
+    read = each or whole_state
+    if entity is not None and known_at is None and recorded_through is None:  # the common question: its own short path
+        projection, key = split_entity(entity)
+        day = as_of.isoformat()
+        return {
+            name: [read(*row) for row in latest_state(conn, HISTORY_TABLES[name], key, day)] if projection in (None, name) else []
+            for name in names
+        }
     params = {"as_of": as_of.isoformat(), "known_at": known_at.isoformat() if known_at else None, "recorded_through": recorded_through}
     condition = as_of_condition(known_at is not None, recorded_through is not None)
-    read = each or whole_state
     if entity is None:
         with unmapped(conn):
             return {
@@ -86,13 +93,8 @@ def replay(
     result: dict[str, list[Any]] = {}
     for name in names:
         table = HISTORY_TABLES[name]
-        if projection not in (None, name):
-            states = []
-        elif known_at is None and recorded_through is None:
-            states = latest_state(conn, table, key, as_of.isoformat())
-        else:
-            states = conn.execute(f"{stored_states(table)} WHERE {condition} AND h.entity = :entity", {**params, "entity": key}).fetchall()
-        result[name] = [read(state, events) for state, events in states]
+        states = conn.execute(f"{stored_states(table)} WHERE {condition} AND h.entity = :entity", {**params, "entity": key}).fetchall()
+        result[name] = [read(state, events) for state, events in states] if projection in (None, name) else []
     return result
 
 

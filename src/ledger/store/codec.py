@@ -53,9 +53,14 @@ def entry_id(event_id: str) -> uuid.UUID:
     return uuid.UUID(entry_hex(event_id))
 
 
+_NAMESPACE_SHA1 = hashlib.sha1(LEDGER_NAMESPACE.bytes)
+
+
 def entry_hex(event_id: str) -> str:
     """:func:`entry_id` as the 32 hex digits the table holds, without building a UUID object."""
-    digest = bytearray(hashlib.sha1(LEDGER_NAMESPACE.bytes + event_id.encode()).digest()[:16])
+    sha1 = _NAMESPACE_SHA1.copy()
+    sha1.update(event_id.encode())
+    digest = bytearray(sha1.digest()[:16])
     digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
     digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
     return digest.hex()
