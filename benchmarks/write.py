@@ -39,6 +39,7 @@ from benchmarks.measure import Stopwatch, copy_db, disk_usage, rate
 from ledger.ingest import ChunkTask, IngestError, IngestReport, check_chunk, ingest_stream, start_workers
 from ledger.store import open_reader, open_store
 from ledger.store.reader import APPENDED_TABLES
+from ledger.store.recorder import WRITER_CACHE_KIB
 
 
 def validate(events: Sequence[dict[str, Any]], where: str = "bench") -> list[dict[str, Any]]:
@@ -147,6 +148,7 @@ def raw_phase(source_db: str, target_db: str, batch: int) -> dict[str, Any]:
     the hash chain with its per-append row, the Merkle log's leaves: what
     ingest's rate is compared with, ``events_per_s``), and the stored events
     alone (``events_only``: the same serialised event bytes into a same-shaped table).
+    The connection is set up as the store's writer is: WAL, and the same page cache.
     """
     results = {}
     for label, tables in (("events_only", APPENDED_TABLES[:1]), ("appended_rows", APPENDED_TABLES)):
@@ -154,6 +156,7 @@ def raw_phase(source_db: str, target_db: str, batch: int) -> dict[str, Any]:
             Path(f"{target_db}{suffix}").unlink(missing_ok=True)
         target = sqlite3.connect(target_db, isolation_level=None)
         target.execute("PRAGMA journal_mode=WAL")  # as the store does
+        target.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")  # the store's writer keeps as many pages in memory
         watch, count = Stopwatch(), 0
         with open_reader(source_db) as source:
             made: set[str] = set()

@@ -47,15 +47,18 @@ class Unit:
         self.lead = members[0]
         self.sort_key = self.lead.sort_key
         self.anchor = self.sort_key[0]
-        self.member_ids = tuple(member.id for member in members)
-        self.signature = (self.sort_key, tuple((member.id, member.version) for member in members))
         if len(members) == 1:  # most units: the same values as below, without the lists
-            span = self.lead.span
+            lead = self.lead
+            self.member_ids: tuple[str, ...] = (lead.id,)
+            self.signature: tuple[Any, ...] = (self.sort_key, ((lead.id, lead.version),))
+            span = lead.span
             self.start, self.latest, self.dispute_until = span.earliest, span.latest, span.earliest
             self.choices = one_of_days(span)
             self.dates = frozenset((span.earliest, span.latest, self.anchor, *self.choices))
             self.differing = NO_FIELDS
         else:
+            self.member_ids = tuple(member.id for member in members)
+            self.signature = (self.sort_key, tuple((member.id, member.version) for member in members))
             spans = [member.span for member in members]
             self.start = min(span.earliest for span in spans)
             self.latest = max(span.latest for span in spans)
@@ -96,20 +99,27 @@ EMPTY = Folded({})
 
 
 def apply_unit(folded: Folded, unit: Unit, tracked: str | None) -> Folded:
-    """The state after one more unit: its lead's fields replace, its dispute opens or a later fact closes one."""
-    effect = unit.lead.effect
-    fields = {**folded.fields, **effect}
+    """The state after one more unit: its lead's fields replace, its dispute opens or a later fact closes one.
+
+    The sweep calls it for every unit after a change, so it builds the tuple by position and makes new sets only when a dispute is open.
+    """
+    lead = unit.lead
+    effect = lead.effect
     since = folded.since
     if tracked in effect and (since is None or folded.fields.get(tracked) != effect[tracked]):
-        since = unit.lead
+        since = lead
+    disputes = folded.open_disputes
+    if disputes or unit.differing:
+        disputes = (disputes - effect.keys()) | unit.differing
+    dispute_until, latest = folded.dispute_until, folded.latest
     return Folded(
-        fields=fields,
-        since=since,
-        open_disputes=(folded.open_disputes - effect.keys()) | unit.differing,
-        dispute_until=max(folded.dispute_until, unit.dispute_until),
-        latest=max(folded.latest, unit.latest),
-        count=folded.count + 1,
-        events=folded.events + unit.member_ids,
+        {**folded.fields, **effect},
+        since,
+        disputes,
+        unit.dispute_until if unit.dispute_until > dispute_until else dispute_until,
+        unit.latest if unit.latest > latest else latest,
+        folded.count + 1,
+        folded.events + unit.member_ids,
     )
 
 

@@ -20,13 +20,16 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from operator import attrgetter
+from typing import Any, NamedTuple
 
 from ledger.dates import OPEN_START
 from ledger.projections.base import EntityKey, Projection
-from ledger.projections.fold import EMPTY, Folded, Unit, apply_unit, build_units, fold, pending_units, render
+from ledger.projections.fold import EMPTY, Folded, Unit, apply_unit, build_units, fold, pending_units, prefix_folds, render
 from ledger.projections.state import PROJECTIONS, entity_of
 from ledger.projections.visibility import AmendmentCache, amend, known_resolved, public_day
+
+SORT_KEY, ANCHOR, START = attrgetter("sort_key"), attrgetter("anchor"), attrgetter("start")  # keys of the sweep's bisections
 
 
 @dataclass(frozen=True)
@@ -53,9 +56,12 @@ class Version:
         return in_valid and in_known
 
 
-@dataclass(frozen=True)
-class Segment:
-    """A state over ``start <= as_of < end`` (end None: open) within one known-time slice."""
+class Segment(NamedTuple):
+    """A state over ``start <= as_of < end`` (end None: open) within one known-time slice.
+
+    A tuple, not a frozen dataclass: the sweep makes one per rendered state, and a
+    frozen dataclass pays a slow ``object.__setattr__`` per field.
+    """
 
     start: date
     end: date | None
@@ -89,7 +95,7 @@ class ValidSweep:
         if not fresh:
             return None
         for unit in fresh:
-            insort(self.units, unit, key=lambda u: u.sort_key)
+            insort(self.units, unit, key=SORT_KEY)
             self._count(unit, +1)
             self.deferred += unit.start < unit.anchor
         self.signatures |= {unit.signature for unit in fresh}
@@ -114,6 +120,51 @@ class ValidSweep:
         self.deferred = sum(unit.start < unit.anchor for unit in units)
         return self._sweep_from(min(starts))
 
+    def take_up(self, units: list[Unit], segments: list[Segment]) -> bool:
+        """Hold ``units`` with the ``segments`` a sweep of them gave before, without sweeping again.
+
+        A segment's state may stand for the rendered one (it compares equal to
+        it) until the segment is truncated, when :meth:`state_on` renders it.
+        Returns False when the segments cannot be the units': a start or an end
+        on no day a state can change on, overlaps, a start with no state, a gap
+        with one, or a first day with a state before the first segment.
+        """
+        self.units, self.signatures = units, {unit.signature for unit in units}
+        self.day_counts = Counter(day for unit in units for day in unit.dates)
+        self.days = sorted(self.day_counts)
+        self.deferred = sum(unit.start < unit.anchor for unit in units)
+        self.prefix = prefix_folds(units, self.projection.tracked)
+        self.segments = segments
+        if not segments:
+            return not units
+        ends = [segment.end for segment in segments]
+        return (
+            ends[-1] is None
+            and all(end is not None and end <= after.start for end, after in zip(ends, segments[1:], strict=False))
+            and all(segment.start in self.day_counts and (segment.end is None or segment.end in self.day_counts) for segment in segments)
+            and all(segment.end is None or segment.start < segment.end for segment in segments)
+            and all(self.shown_on(segment.start) is not None for segment in segments)
+            and next(day for day in self.days if self.shown_on(day) is not None) == segments[0].start
+            and all(self.shown_on(end) is None for end, after in zip(ends, segments[1:], strict=False) if end != after.start)  # type: ignore[arg-type]  # ends before the last are dates, checked above
+        )
+
+    def _applied_on(self, day: date) -> tuple[int, list[Unit]]:
+        """How many units the state on ``day`` applies, and which may have happened but are read later (as the sweep finds them)."""
+        return bisect_right(self.units, day, key=ANCHOR), pending_units(self.units, day) if self.deferred else []
+
+    def shown_on(self, day: date) -> Folded | None:
+        """The fold the state on ``day`` shows (None: no state that day), for a day before any change not yet swept."""
+        count, pending = self._applied_on(day)
+        if count:
+            return self.prefix[count]
+        return fold(pending, self.projection.tracked) if pending else None
+
+    def state_on(self, day: date) -> dict[str, Any]:
+        """The state the sweep renders on ``day``, a day before any change not yet swept (the folds up to it are kept)."""
+        count, pending = self._applied_on(day)
+        shown = self.prefix[count] if count else fold(pending, self.projection.tracked)
+        return render(self.projection, self.key, self.units, shown, day, self.prefix, pending, count)
+
     def _count(self, unit: Unit, step: int) -> None:
         for day in unit.dates:
             self.day_counts[day] += step
@@ -129,11 +180,13 @@ class ValidSweep:
         Units are in anchor order; those anchored before ``first_change`` did not
         change, so their prefix folds are kept.
         """
-        unchanged = bisect_left(self.units, first_change, key=lambda unit: unit.anchor)
+        unchanged = bisect_left(self.units, first_change, key=ANCHOR)
         del self.prefix[unchanged + 1 :]
         old = self.segments
-        cut = bisect_left(old, first_change, key=lambda segment: segment.start)
+        cut = bisect_left(old, first_change, key=START)
         segments = old[:cut]
+        if segments and not isinstance(segments[-1].state, dict):  # taken up unrendered (see take_up): it is compared now
+            segments[-1] = Segment(segments[-1].start, segments[-1].end, self.state_on(segments[-1].start))
         if segments and (segments[-1].end is None or segments[-1].end > first_change):
             segments[-1] = Segment(segments[-1].start, first_change, segments[-1].state)
         days = self.days[bisect_right(self.days, first_change) :]

@@ -87,9 +87,12 @@ def assess(
     seen = list(pending)
     settled_start: dict[str, date] = {}  # per field: the latest start of a setter that has surely happened by as_of
     index = count
+    walking = list(wanted)  # the fields that still need the walk: once one does not, no earlier prefix makes it need it again
     while index > 0:
         before = prefix[index]
-        if all(name not in before.fields or (name in settled_start and before.latest < settled_start[name]) for name in wanted):
+        fields, latest = before.fields, before.latest
+        walking = [name for name in walking if name in fields and (name not in settled_start or latest >= settled_start[name])]
+        if not walking:
             break
         index -= 1
         unit = units[index]
@@ -101,7 +104,7 @@ def assess(
     if all(unit.point for unit in seen) and all(name in settled_start for name in wanted):
         return "certain", []  # days fixed and every field set by then: one order, one state
     candidates = {name: last_setters(seen, name, settled_start.get(name), as_of) for name in wanted}
-    varying = [name for name in sorted(wanted) if len(distinct(candidates[name], name, name not in settled_start)) > 1]
+    varying = [name for name in sorted(wanted) if varies(candidates[name], name, name not in settled_start)]
     if not varying:
         return "certain", []
     return "possible", alternatives(projection, seen, candidates, varying, settled_start, as_of, shown, count)
@@ -134,6 +137,13 @@ def last_setters(seen: list[Unit], name: str, settled: date | None, as_of: date)
         if day > settled or (day == settled and not any(other is not unit and not can_precede(other, unit, day) for other in blockers)):
             found.append(unit)
     return found
+
+
+def varies(units: list[Unit], name: str, may_be_unset: bool) -> bool:
+    """True when the units give the field more than one value (counting "unset" when it may be)."""
+    if len(units) + may_be_unset < 2:  # one value at most, nothing to compare
+        return False
+    return len(distinct(units, name, may_be_unset)) > 1
 
 
 def distinct(units: list[Unit], name: str, may_be_unset: bool) -> set[bytes]:

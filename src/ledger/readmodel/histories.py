@@ -9,6 +9,9 @@ already closed stay closed, and only the new slices need work.
 gives the same rows as :func:`~ledger.projections.history.history` over all the
 events (a test checks it on every projection). An event reported on or before
 the last seen date needs the whole sweep again: the caller starts a new one.
+A history not kept is taken up from the read model's rows
+(:meth:`EntityHistory.resume`), which then go on exactly as the kept one would
+(tests/test_readmodel_histories.py).
 
 :class:`HistoryCache` keeps the sweeps of recently touched entities, up to a
 budget of events held, so memory stays bounded on large ledgers.
@@ -26,10 +29,10 @@ from ledger import settings
 from ledger.dates import OPEN_START
 from ledger.projections.base import EntityKey
 from ledger.projections.fold import Unit, build_units
-from ledger.projections.history import RowBook, ValidSweep, Version, known_slices, linked_ids
+from ledger.projections.history import RowBook, Segment, ValidSweep, Version, known_slices, linked_ids
 from ledger.projections.state import PROJECTIONS
 from ledger.projections.visibility import AmendmentCache, known_resolved, public_day, resolve
-from ledger.readmodel.rows import split_state
+from ledger.readmodel.rows import json_text, split_state, whole_state
 
 DEFAULT_BUDGET = settings.history_budget_mb() * 1024
 """KB of kept histories (see :attr:`EntityHistory.size`) before the least recently used are forgotten.
@@ -47,6 +50,34 @@ def _reported_then_id(data: dict[str, Any]) -> tuple[str, str]:
     return (data["reported"], data["id"])
 
 
+class StoredState:
+    """A known-now row's state as the read model stores it (see :func:`split_state`), standing for the state it was rendered from.
+
+    It equals a rendered state that is stored as the same text. A resumed
+    history holds these instead of rendering every state again: the sweep
+    renders a state only when it truncates its segment, and compares the others
+    with the states it renders anew, as it would the rendered ones.
+    """
+
+    __slots__ = ("stored",)
+
+    def __init__(self, stored: tuple[str, str]) -> None:
+        self.stored = stored
+
+    def parsed(self) -> dict[str, Any]:
+        """The state as a dict: stored again, it gives the same text (the read model stores what :func:`json_text` dumps)."""
+        return whole_state(*self.stored)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, StoredState):
+            return self.stored == other.stored
+        if isinstance(other, dict):
+            return split_state(other) == self.stored
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # compared like the dict it stands for, which is not hashable
+
+
 class EntityHistory:
     """One entity's bitemporal history, resumable while events arrive in reported order."""
 
@@ -60,16 +91,25 @@ class EntityHistory:
         self.linked: set[str] = set()  # ids touched by a correction or an alternative account
         self.cache: AmendmentCache = {}
         self.last_reported = ""
+        self.resumed = False  # taken up from the read model's rows: some states are as stored (StoredState)
 
     @classmethod
     def resume(cls, entity: EntityKey, events: Iterable[dict[str, Any]], known_now: KnownNow) -> EntityHistory | None:
         """The history of ``events`` ready to be extended, taken up from the rows the read model holds.
 
-        Instead of going through every known date again, the events are folded
-        once as known now, and each resulting segment is matched with the
-        known-now row (``known_now``: valid dates → known_from and stored state)
-        that already holds it. Returns None when the rows are not exactly the
-        events' current state: the caller then computes the whole history.
+        Instead of going through every known date again, the events' units are
+        taken as known now and the known-now rows (``known_now``: valid dates →
+        known_from and stored state) are their segments, states left as stored
+        (:class:`StoredState`): extending the history renders only the states
+        from the first day the new events change on, as the sweep would, and
+        compares the stored ones with them. Rendering every state to check the
+        rows cost as much as the extension itself on a long history.
+
+        The rows are checked without rendering them all: they must start and end
+        on days a state can change on, without overlap, leave no day with a state
+        uncovered, and list the events each state shows; the last state (the
+        entity now) is rendered and must be the stored one. Returns None when a
+        check fails: the caller then computes the whole history.
         """
         history = cls(entity)
         events = sorted(events, key=_reported_then_id)
@@ -78,15 +118,26 @@ class EntityHistory:
         for data in events:
             history._track(data)
         history.seen = events
-        history.sweep.replace(build_units(history.projection, resolve(events, history.cache)).get(history.entity.key, []))
-        if len(history.sweep.segments) != len(known_now):
+        units = build_units(history.projection, resolve(events, history.cache)).get(history.entity.key, [])
+        rows = sorted(known_now.items(), key=lambda item: item[0][0])
+        segments = [Segment(start, end, StoredState(stored)) for (start, end), (_, stored) in rows]  # type: ignore[arg-type]  # stands for the rendered state (see StoredState)
+        sweep = history.sweep
+        if not sweep.take_up(units, segments):
             return None
-        for segment in history.sweep.segments:
-            found = known_now.get((segment.start, segment.end))
-            if found is None or found[1] != split_state(segment.state):
+        for (start, _), (_, (_, events_list)) in rows:  # each row lists the events its state shows: else the rows are not these events'
+            shown = sweep.shown_on(start)
+            if shown is None or json_text(list(shown.events)) != events_list:
                 return None
-            history.book.open[(segment.start, segment.end)] = (segment, found[0])
+        if segments:
+            last = segments[-1]
+            state = sweep.state_on(last.start)
+            if last.state != state:
+                return None
+            sweep.segments[-1] = Segment(last.start, last.end, state)
+        for segment in sweep.segments:
+            history.book.open[(segment.start, segment.end)] = (segment, known_now[(segment.start, segment.end)][0])
         history.last_reported = events[-1]["reported"]
+        history.resumed = True
         return history
 
     def _track(self, data: dict[str, Any]) -> None:
@@ -103,7 +154,7 @@ class EntityHistory:
         it, so a long history holds far more than its length suggests.
         """
         refs = sum(len(folded.events) for folded in self.sweep.prefix)
-        refs += sum(len(segment.state.get("events", ())) for segment in self.sweep.segments)
+        refs += sum(len(segment.state.get("events", ())) for segment in self.sweep.segments if isinstance(segment.state, dict))
         return 5 * len(self.seen) + len(self.sweep.prefix) + 2 * len(self.sweep.segments) + refs // 128
 
     def accepts(self, events: Iterable[dict[str, Any]]) -> bool:
@@ -147,9 +198,17 @@ class EntityHistory:
         """
         book = RowBook()
         book.rows, self.book.rows = self.book.rows, []
+        if self.resumed:
+            book.rows = [(ready(segment), opened, closed) for segment, opened, closed in book.rows]
         ended = [row_dates((segment.start, segment.end), opened) for segment, opened, _ in book.rows if opened <= seen_until]
         book.rows += [(segment, opened, None) for segment, opened in self.book.open.values() if opened > seen_until]
         return HistoryDelta(ended=ended, added=book.versions(self.entity))
+
+
+def ready(segment: Segment) -> Segment:
+    """The segment with its state as a dict: a row taken up from the read model (:class:`StoredState`) has it parsed, as stored."""
+    state = segment.state
+    return segment if isinstance(state, dict) else Segment(segment.start, segment.end, state.parsed())
 
 
 RowDates = tuple[str | None, str | None, str | None]
