@@ -92,9 +92,11 @@ def replay(
     projection, key = split_entity(entity)
     result: dict[str, list[Any]] = {}
     for name in names:
-        table = HISTORY_TABLES[name]
-        states = conn.execute(f"{stored_states(table)} WHERE {condition} AND h.entity = :entity", {**params, "entity": key}).fetchall()
-        result[name] = [read(state, events) for state, events in states] if projection in (None, name) else []
+        if projection not in (None, name):
+            result[name] = []
+            continue
+        sql = f"{stored_states(HISTORY_TABLES[name])} WHERE {condition} AND h.entity = :entity"
+        result[name] = [read(state, events) for state, events in conn.execute(sql, {**params, "entity": key})]
     return result
 
 
