@@ -93,6 +93,8 @@ def test_small_benchmark_run_completes_with_well_formed_json(tmp_path) -> None:
     assert [row["key"] for row in data["targets"]] == [t.key for t in targets(200, 2000)]
     for row in data["targets"]:
         assert row["met"] in (True, False, None)
+    assert data["phases"]["cli_replay"]["exit_code"] == 0
+    assert list((out / "pycache").rglob("ledger/cli/*.pyc"))  # `ledger replay` ran with its modules compiled once, kept
 
 
 def test_the_read_side_can_be_run_again_on_the_stores_a_run_left(tmp_path) -> None:
@@ -134,3 +136,13 @@ def test_peak_memory_counts_worker_processes(tmp_path) -> None:
     with DescendantsPeak(interval=0.05) as idle:
         subprocess.run([sys.executable, "-c", "pass"], check=True)
     assert idle.peak_mb < 150
+
+
+def test_processes_timed_keep_their_compiled_modules(tmp_path, monkeypatch) -> None:
+    from benchmarks.run import with_bytecode
+
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    env = with_bytecode(str(tmp_path / "pycache"))
+    assert "PYTHONDONTWRITEBYTECODE" not in env and env["PYTHONPYCACHEPREFIX"] == str(tmp_path / "pycache")
+    subprocess.run([sys.executable, "-c", "import benchmarks.targets"], env=env, check=True, cwd=Path(__file__).parent.parent)
+    assert list((tmp_path / "pycache").rglob("targets*.pyc"))
