@@ -130,18 +130,9 @@ def test_the_whole_state_lookup_tests_the_dates_inside_the_index(view):
             ]
 
 
-def test_read_connections_map_the_file_but_not_for_every_entitys_state(view):
+def test_read_connections_are_read_only_and_not_memory_mapped(view):
     conn = open_view(view)
-    mapped = conn.execute("PRAGMA mmap_size").fetchone()[0]
-    assert mapped > 0
-    seen = []
-
-    def each(state: str, events: str) -> str:
-        seen.append(conn.execute("PRAGMA mmap_size").fetchone()[0])
-        return state
-
-    answer = replay(conn, date(2020, 6, 1), None, list(HISTORY_TABLES), each=each)
-    assert seen and set(seen) == {0} and sum(map(len, answer.values())) == len(seen)
-    assert conn.execute("PRAGMA mmap_size").fetchone()[0] == mapped
+    assert conn.execute("PRAGMA mmap_size").fetchone()[0] == 0  # mapped pages touched would count as the process's memory
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        conn.execute("DELETE FROM events")
     assert replay(conn, date(2020, 6, 1), None, ["positions"], entity="positions:no-such-entity") == {"positions": []}
-    assert conn.execute("PRAGMA mmap_size").fetchone()[0] == mapped
