@@ -39,6 +39,7 @@ from benchmarks.phase import PhaseError, commit_of_checkout, run_phase
 from benchmarks.read import VIEW_UNAVAILABLE, view_path
 from benchmarks.targets import judge
 from benchmarks.write import snapshot_path
+from ledger.settings import child_environment
 
 SMALL_SIZE = 100_000
 SLOW_REPLAY_S = 10.0
@@ -114,9 +115,7 @@ def with_bytecode(folder: str) -> dict[str, str]:
     every module it imports again; a user's installed ledger was compiled once
     when it was installed.
     """
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPYCACHEPREFIX"] = folder
-    return env
+    return child_environment(unset=("PYTHONDONTWRITEBYTECODE",), PYTHONPYCACHEPREFIX=folder)
 
 
 def cli_replay_phase(db: str, as_of: str, runs: int = 5) -> dict[str, Any]:

@@ -61,6 +61,11 @@ def available_cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def child_environment(unset: tuple[str, ...] = (), **values: str) -> dict[str, str]:
+    """The environment for a process this one starts: its own, without the variables ``unset``, with ``values`` set."""
+    return {**{name: value for name, value in os.environ.items() if name not in unset}, **values}
+
+
 def postgres_environment(url: str) -> dict[str, str]:
     """eventsourcing's ``POSTGRES_*`` settings for a ``postgresql://`` URL.
 
