@@ -27,8 +27,6 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from benchmarks.generate import LedgerSpec, government, restriction_id
 from benchmarks.measure import disk_usage, latency_summary, rate
 
@@ -223,11 +221,11 @@ def _entity_lookup(replay: Any) -> Any:
     if replay is not None:
         return lambda conn, name, table, entity, as_of: getattr(replay(as_of, only=[name], entity=f"{name}:{entity}"), name)
     from ledger.readmodel.query import latest_state
-    from ledger.readmodel.rows import whole_state_json
+    from ledger.readmodel.rows import whole_state
     from ledger.readmodel.versions import HISTORY_TABLES as declared
 
     def by_sql(conn: sqlite3.Connection, name: str, table: str, entity: str, as_of: str) -> list[Any]:
-        return [orjson.loads(whole_state_json(state, events)) for state, events in latest_state(conn, declared[name], entity, as_of)]
+        return [whole_state(state, events) for state, events in latest_state(conn, declared[name], entity, as_of)]
 
     return by_sql
 

@@ -277,7 +277,7 @@ def check_chunk(task: ChunkTask) -> list[CheckedChunk]:
         valid = _valid_texts(items) if task.kind in ("lines", "json") else None
         if task.kind == "lines" and valid is not None and None in valid:
             # a line that is not a valid event: parse them all first, as a line that does not parse spoils the file
-            valid = None
+            # (the events validated already are kept: only the others are validated again, to name their problems)
             try:
                 items = [parse_json_line(line, f"line {number}: ") for number, line in enumerate(task.payload, start=task.offset + 1)]
             except LoadError as error:
@@ -743,7 +743,7 @@ def ingest_stream(
     return _Run(store).batch_by_batch(tasks(), count, ahead, on_batch)
 
 
-INGEST_GC_YOUNG = 50_000
+INGEST_GC_YOUNG = WORKER_GC_YOUNG
 """Allocations between young-generation collections of this process while it ingests (as in the workers: :data:`WORKER_GC_YOUNG`)."""
 
 
