@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import closing
 from datetime import date, datetime
 from itertools import starmap
@@ -22,7 +22,7 @@ from typing import Any
 
 from ledger.dates import DateError
 from ledger.projections.selection import split_entity
-from ledger.readmodel.rows import json_text, whole_state
+from ledger.readmodel.rows import json_text, whole_state, whole_state_json
 from ledger.readmodel.schema import ReadModelError
 from ledger.readmodel.versions import HISTORY_TABLES, HistoryTable
 
@@ -96,6 +96,57 @@ def replay(
     return result
 
 
+def replay_json(
+    conn: sqlite3.Connection,
+    as_of: date,
+    known_at: date | None,
+    names: list[str],
+    recorded_through: int | None = None,
+    entity: str | None = None,
+) -> dict[str, Iterable[bytes]]:
+    """:func:`replay`, each state as its compact JSON in UTF-8 (:func:`~ledger.readmodel.rows.json_text`'s), never parsed.
+
+    Every entity's states are read as the lists are iterated (a whole state at a
+    million events is tens of MB: a writer never holds it all), as bytes, so
+    no text is decoded only to be encoded again. Iterate each list before the
+    next question on ``conn``.
+    """
+    if entity is not None:
+        return dict(replay(conn, as_of, known_at, names, recorded_through, entity, each=state_json_text))
+    params = {"as_of": as_of.isoformat(), "known_at": known_at.isoformat() if known_at else None, "recorded_through": recorded_through}
+    condition = as_of_condition(known_at is not None, recorded_through is not None)
+    return {
+        name: starmap(state_json, conn.execute(f"{stored_states_json(HISTORY_TABLES[name])} WHERE {condition} ORDER BY h.entity", params))
+        for name in names
+    }
+
+
+def stored_states_json(table: HistoryTable) -> str:
+    """:func:`stored_states`, the state and the events list (without its closing bracket) as UTF-8 bytes."""
+    return stored_states(table).replace(STATE_COLUMNS, STATE_BYTES, 1)
+
+
+STORED_EMPTY_EVENTS = b'"events":[]'
+
+
+def state_json(state: bytes, events: bytes) -> bytes:
+    """A state's compact JSON from its stored bytes and its events list's (closing bracket left off), unparsed.
+
+    The bytes of :func:`~ledger.readmodel.rows.whole_state_json`, encoded: the
+    list goes back in the place the stored state keeps for it; a state holding
+    that key more than once (a nested ``events``) is parsed and dumped instead.
+    """
+    head, found, tail = state.partition(STORED_EMPTY_EVENTS)
+    if found and STORED_EMPTY_EVENTS not in tail:
+        return b"".join((head, b'"events":', events, b"]", tail))
+    return state_json_text(state.decode(), events.decode() + "]")
+
+
+def state_json_text(state: str, events: str) -> bytes:
+    """:func:`state_json` of a state and events list read as text."""
+    return whole_state_json(state, events).encode()
+
+
 def stored_states(table: HistoryTable, *more: str) -> str:
     """SELECT the stored state and the events list of the history rows ``h``, then ``more`` columns (the WHERE clause to follow)."""
     columns = ", ".join((STATE_COLUMNS, *more))
@@ -103,6 +154,7 @@ def stored_states(table: HistoryTable, *more: str) -> str:
 
 
 STATE_COLUMNS = "s.state, substr(l.ids, 1, h.events_end) || ']'"
+STATE_BYTES = "CAST(s.state AS BLOB), CAST(substr(l.ids, 1, h.events_end) AS BLOB)"
 
 
 def event_count(last: int, recorded_through: int) -> int:
