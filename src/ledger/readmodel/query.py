@@ -12,9 +12,11 @@ The SQL is the same the Datasette canned queries run (see ``metadata.yml``).
 from __future__ import annotations
 
 import functools
+import itertools
+import operator
 import os
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from datetime import date, datetime
 from itertools import starmap
@@ -116,21 +118,45 @@ def replay_json(
     params = {"as_of": as_of.isoformat(), "known_at": known_at.isoformat() if known_at else None, "recorded_through": recorded_through}
     condition = as_of_condition(known_at is not None, recorded_through is not None)
     return {
-        name: starmap(state_json, conn.execute(f"{stored_states_json(HISTORY_TABLES[name])} WHERE {condition} ORDER BY h.entity", params))
+        name: states_json(conn.execute(f"{stored_states_json(HISTORY_TABLES[name])} WHERE {condition} ORDER BY h.entity", params))
         for name in names
     }
 
 
 def stored_states_json(table: HistoryTable) -> str:
-    """:func:`stored_states`, the state and the events list (without its closing bracket) as UTF-8 bytes."""
-    return stored_states(table).replace(STATE_COLUMNS, STATE_BYTES, 1)
+    """:func:`stored_states`, each row as the arguments of :meth:`bytes.replace` putting its events list back into its state.
+
+    The stored state, its empty ``events`` key as stored, the key with the
+    row's list, and 1 (the first only), all UTF-8 bytes.
+    """
+    return stored_states(table).replace(STATE_COLUMNS, STATE_REPLACE, 1)
 
 
 STORED_EMPTY_EVENTS = b'"events":[]'
+EVENTS_KEY = b'"events":'
+STATE_REPLACE = (
+    "CAST(s.state AS BLOB), CAST('\"events\":[]' AS BLOB), CAST('\"events\":' || substr(l.ids, 1, h.events_end) || ']' AS BLOB), 1"
+)
+
+
+def states_json(rows: Iterator[tuple[Any, ...]] | sqlite3.Cursor, batch: int = 1000) -> Iterator[bytes]:
+    """The states' compact JSON from rows of :func:`stored_states_json`, each put together by :meth:`bytes.replace`, in C.
+
+    The first ``"events":[]`` in a stored state is the state's own key unless a
+    value sorted before it holds that key too: then the key is still there
+    once the first is replaced, and that batch is put together by
+    :func:`state_json` instead. (A list of event ids never holds the key.)
+    """
+    fetch = rows.fetchmany if isinstance(rows, sqlite3.Cursor) else lambda size: list(itertools.islice(rows, size))
+    while found := fetch(batch):
+        texts = list(starmap(bytes.replace, found))
+        if any(map(operator.contains, texts, itertools.repeat(STORED_EMPTY_EVENTS))):
+            texts = [state_json(state, keyed[len(EVENTS_KEY) :]) for state, _, keyed, _ in found]
+        yield from texts
 
 
 def state_json(state: bytes, events: bytes) -> bytes:
-    """A state's compact JSON from its stored bytes and its events list's (closing bracket left off), unparsed.
+    """A state's compact JSON from its stored bytes and its events list's JSON, unparsed.
 
     The bytes of :func:`~ledger.readmodel.rows.whole_state_json`, encoded: the
     list goes back in the place the stored state keeps for it; a state holding
@@ -138,8 +164,8 @@ def state_json(state: bytes, events: bytes) -> bytes:
     """
     head, found, tail = state.partition(STORED_EMPTY_EVENTS)
     if found and STORED_EMPTY_EVENTS not in tail:
-        return b"".join((head, b'"events":', events, b"]", tail))
-    return state_json_text(state.decode(), events.decode() + "]")
+        return b"".join((head, EVENTS_KEY, events, tail))
+    return state_json_text(state.decode(), events.decode())
 
 
 def state_json_text(state: str, events: str) -> bytes:
@@ -154,7 +180,6 @@ def stored_states(table: HistoryTable, *more: str) -> str:
 
 
 STATE_COLUMNS = "s.state, substr(l.ids, 1, h.events_end) || ']'"
-STATE_BYTES = "CAST(s.state AS BLOB), CAST(substr(l.ids, 1, h.events_end) AS BLOB)"
 
 
 def event_count(last: int, recorded_through: int) -> int:
@@ -203,28 +228,26 @@ def latest_state(conn: sqlite3.Connection, table: HistoryTable, entity: str, as_
     The rows an entity holds as known and recorded now are the segments of one
     valid-time line: they never overlap. So the row holding on a date is the
     last one starting on or before it (or the open-start row), if it has not
-    ended by then. Two index probes, however long the entity's history (the
-    index holds the row's dates and references), and the state and events
-    list fetched by their ids.
+    ended by then. One statement: an index probe (a second only when no row
+    starts by then; the index holds the row's dates and references), and the
+    state and events list fetched by their ids.
     """
-    starting, open_start = latest_state_sql(table)
-    row = conn.execute(starting, (entity, as_of)).fetchone()
-    if row is None:
-        row = conn.execute(open_start, (entity,)).fetchone()
+    row = conn.execute(latest_state_sql(table), (entity, as_of)).fetchone()
     if row is None or (row[2] is not None and row[2] <= as_of):
         return []
     return [row[:2]]
 
 
 @functools.cache
-def latest_state_sql(table: HistoryTable) -> tuple[str, str]:
-    """The two probes of :func:`latest_state`: the last row starting on or before a date, and the open-start row.
+def latest_state_sql(table: HistoryTable) -> str:
+    """The statement of :func:`latest_state`: the last row starting on or before a date, else the open-start row.
 
-    Both are ranges of ``<name>_history_now`` (the rows held now and known
-    now, in entity and valid-time order), or of the covering index by entity.
+    Both are ranges of an index by entity and valid time; ``UNION ALL`` with
+    ``LIMIT 1`` runs the second probe only when the first finds no row.
     """
-    now = f"{stored_states(table, 'h.valid_to')} WHERE h.entity = ? AND h.recorded_to IS NULL AND h.known_to IS NULL"
-    return f"{now} AND h.valid_from <= ? ORDER BY h.valid_from DESC LIMIT 1", f"{now} AND h.valid_from IS NULL LIMIT 1"
+    now = f"{stored_states(table, 'h.valid_to')} WHERE h.entity = ?1 AND h.recorded_to IS NULL AND h.known_to IS NULL"
+    starting, open_start = f"{now} AND h.valid_from <= ?2 ORDER BY h.valid_from DESC LIMIT 1", f"{now} AND h.valid_from IS NULL LIMIT 1"
+    return f"SELECT * FROM ({starting}) UNION ALL SELECT * FROM ({open_start}) LIMIT 1"
 
 
 def related_positions(conn: sqlite3.Connection, event_ids: list[str]) -> list[int]:
