@@ -310,9 +310,11 @@ def test_a_state_read_as_bytes_is_put_back_together_as_the_text_is(tmp_path, cor
     synthetic_store(db, SMALL, batches=2)
     project(db, view)
     for stored, events in stored_states(view) + stored_states(corpus_ledger.view_path):
-        assert state_json(stored.encode(), events.encode()) == whole_state_json(stored, events).encode()
+        assert state_json(stored.encode(), events[:-1].encode()) == whole_state_json(stored, events).encode()
     nested = '{"details":{"events":[]},"events":[],"id":"r-1"}'
-    assert state_json(nested.encode(), b'["a"]') == b'{"details":{"events":[]},"events":["a"],"id":"r-1"}'
+    assert state_json(nested.encode(), b'["a"') == b'{"details":{"events":[]},"events":["a"],"id":"r-1"}'
+    after = '{"events":[],"id":"r-1","notes":{"events":[]}}'
+    assert state_json(after.encode(), b'["a"') == b'{"events":["a"],"id":"r-1","notes":{"events":[]}}'
 
 
 @pytest.mark.parametrize("batch", [1, 2, 3, 2000])
@@ -330,25 +332,3 @@ def test_lists_written_as_they_are_read_give_the_bytes_of_the_whole_answer_dumpe
     emit_json_lists({**data, **{name: (orjson.dumps(state) for state in value) for name, value in states.items()}}, CONTRACT, batch)
     assert capsysbinary.readouterr().out == expected
     assert orjson.loads(expected) == data
-
-
-def test_states_put_back_together_by_replacing_the_first_key_fall_back_when_a_nested_key_comes_first():
-    from ledger.readmodel.query import states_json
-
-    def row(stored, events):
-        return (stored.encode(), b'"events":[]', b'"events":' + events.encode(), 1)
-
-    rows = [
-        row('{"events":[],"id":"r-1"}', '["a"]'),
-        row('{"details":{"events":[]},"events":[],"id":"r-2"}', '["b","c"]'),
-        row('{"events":[],"id":"r-3","notes":{"events":[]}}', '["d"]'),
-        row('{"events":[],"id":"r-4"}', '["e"]'),
-    ]
-    expected = [
-        b'{"events":["a"],"id":"r-1"}',
-        b'{"details":{"events":[]},"events":["b","c"],"id":"r-2"}',
-        b'{"events":["d"],"id":"r-3","notes":{"events":[]}}',
-        b'{"events":["e"],"id":"r-4"}',
-    ]
-    for batch in (1, 2, 3, 10):
-        assert list(states_json(iter(rows), batch)) == expected

@@ -12,11 +12,9 @@ The SQL is the same the Datasette canned queries run (see ``metadata.yml``).
 from __future__ import annotations
 
 import functools
-import itertools
-import operator
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from contextlib import closing
 from datetime import date, datetime
 from itertools import starmap
@@ -118,54 +116,33 @@ def replay_json(
     params = {"as_of": as_of.isoformat(), "known_at": known_at.isoformat() if known_at else None, "recorded_through": recorded_through}
     condition = as_of_condition(known_at is not None, recorded_through is not None)
     return {
-        name: states_json(conn.execute(f"{stored_states_json(HISTORY_TABLES[name])} WHERE {condition} ORDER BY h.entity", params))
+        name: starmap(state_json, conn.execute(f"{stored_states_json(HISTORY_TABLES[name])} WHERE {condition} ORDER BY h.entity", params))
         for name in names
     }
 
 
 def stored_states_json(table: HistoryTable) -> str:
-    """:func:`stored_states`, each row as the arguments of :meth:`bytes.replace` putting its events list back into its state.
-
-    The stored state, its empty ``events`` key as stored, the key with the
-    row's list, and 1 (the first only), all UTF-8 bytes.
-    """
-    return stored_states(table).replace(STATE_COLUMNS, STATE_REPLACE, 1)
+    """:func:`stored_states` as UTF-8 bytes, the events list without its closing bracket (:func:`state_json` puts it back)."""
+    return stored_states(table).replace(STATE_COLUMNS, STATE_BYTES, 1)
 
 
+STATE_BYTES = "CAST(s.state AS BLOB), CAST(substr(l.ids, 1, h.events_end) AS BLOB)"
 STORED_EMPTY_EVENTS = b'"events":[]'
-EVENTS_KEY = b'"events":'
-STATE_REPLACE = (
-    "CAST(s.state AS BLOB), CAST('\"events\":[]' AS BLOB), CAST('\"events\":' || substr(l.ids, 1, h.events_end) || ']' AS BLOB), 1"
-)
-
-
-def states_json(rows: Iterator[tuple[Any, ...]] | sqlite3.Cursor, batch: int = 1000) -> Iterator[bytes]:
-    """The states' compact JSON from rows of :func:`stored_states_json`, each put together by :meth:`bytes.replace`, in C.
-
-    The first ``"events":[]`` in a stored state is the state's own key unless a
-    value sorted before it holds that key too: then the key is still there
-    once the first is replaced, and that batch is put together by
-    :func:`state_json` instead. (A list of event ids never holds the key.)
-    """
-    fetch = rows.fetchmany if isinstance(rows, sqlite3.Cursor) else lambda size: list(itertools.islice(rows, size))
-    while found := fetch(batch):
-        texts = list(starmap(bytes.replace, found))
-        if any(map(operator.contains, texts, itertools.repeat(STORED_EMPTY_EVENTS))):
-            texts = [state_json(state, keyed[len(EVENTS_KEY) :]) for state, _, keyed, _ in found]
-        yield from texts
 
 
 def state_json(state: bytes, events: bytes) -> bytes:
-    """A state's compact JSON from its stored bytes and its events list's JSON, unparsed.
+    """A state's compact JSON from its stored bytes and its events list's (closing bracket left off), unparsed.
 
     The bytes of :func:`~ledger.readmodel.rows.whole_state_json`, encoded: the
     list goes back in the place the stored state keeps for it; a state holding
     that key more than once (a nested ``events``) is parsed and dumped instead.
+    Measured against :meth:`bytes.replace` in C (with the key and the list
+    made in SQL): as fast, and the nested key needs no second pass.
     """
     head, found, tail = state.partition(STORED_EMPTY_EVENTS)
     if found and STORED_EMPTY_EVENTS not in tail:
-        return b"".join((head, EVENTS_KEY, events, tail))
-    return state_json_text(state.decode(), events.decode())
+        return b"".join((head, b'"events":', events, b"]", tail))
+    return state_json_text(state.decode(), events.decode() + "]")
 
 
 def state_json_text(state: str, events: str) -> bytes:
