@@ -73,12 +73,22 @@ def _invalid(reason: str) -> PydanticCustomError:
     return PydanticCustomError("invalid", "{reason}", {"reason": reason})
 
 
+DATES_KEPT = 8_192
+"""Date texts whose check is remembered (per process): a ledger's events name far fewer distinct days than events."""
+
+
 def _check_edtf(text: str) -> str:
     try:
-        recordable_span(text)
+        _recordable(text)
     except DateError as error:
         raise _invalid(str(error)) from None
     return text.strip()
+
+
+@functools.lru_cache(maxsize=DATES_KEPT)
+def _recordable(text: str) -> None:
+    """:func:`ledger.dates.recordable_span` as a check, remembered for the texts that pass (a refusal raises every time)."""
+    recordable_span(text)
 
 
 EDTF = Annotated[
@@ -95,9 +105,13 @@ EDTF = Annotated[
 
 def _check_day(value: object) -> date:
     try:
-        return parse_iso_day(value)
+        return _iso_day(value) if type(value) is str else parse_iso_day(value)
     except DateError as error:
         raise _invalid(str(error)) from None
+
+
+_iso_day = functools.lru_cache(maxsize=DATES_KEPT)(parse_iso_day)
+""":func:`ledger.dates.parse_iso_day` of a text, remembered for the texts that pass (a date is immutable, so it can be shared)."""
 
 
 Day = Annotated[date, BeforeValidator(_check_day)]
