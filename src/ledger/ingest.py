@@ -747,8 +747,9 @@ def ingest_stream(
     ``events`` are dicts, or JSON texts of one event each (the lines of a JSON
     Lines file, say), which the workers parse. Each batch takes the checks of
     :func:`ingest_dicts` and is appended in one transaction while the workers
-    validate the next ones; ``on_batch(report)`` is called after each append,
-    with what the stream has done so far. The first batch with a problem raises
+    validate the next ones (and, in a thread of its own, while this process
+    receives them); ``on_batch(report)`` is called after each append, with
+    what the stream has done so far. The first batch with a problem raises
     :class:`IngestError` and appends nothing of it or after it; the batches
     before it stay recorded (the error's ``report`` lists them). Problems name
     events by their place in the stream: ``name[index]``.
