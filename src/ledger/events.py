@@ -206,6 +206,10 @@ class Links(Model):
         ]
 
 
+NO_LINKS = Links()
+"""The links of an event that gives none: one instance for them all (frozen, and never changed), not one model built per event."""
+
+
 class Envelope(Model):
     """What every event carries, whatever its kind."""
 
@@ -215,7 +219,7 @@ class Envelope(Model):
     actors: list[Slug] = Field(min_length=1, description="Actor ids from the actors registry")
     summary: str = Field(min_length=1, description="What happened, in the ledger's own words")
     sources: list[Source] = Field(min_length=1, description="The evidence: at least one source")
-    links: Links = Field(default_factory=Links)
+    links: Links = Field(default_factory=lambda: NO_LINKS)
     tags: list[str] = Field(default_factory=list)
     schema_version: Literal[1, 2] = Field(
         1, description="Vocabulary version the event is written in; 1 when not given. Terms added in version 2 need 2"

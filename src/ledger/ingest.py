@@ -18,7 +18,10 @@ a dictionary, which each task carries: :class:`ledger.store.PreparedEvent`), the
 actors, documents, questions and events the chunk names, and its problems.
 This process checks those against the registry and the store with set
 operations while the workers validate the next chunks, then appends: it hashes
-the chain and inserts, and compresses nothing the workers compressed.
+the chain and inserts, and compresses nothing the workers compressed. A
+stream's batches are looked up in the store and appended by a thread of their
+own, one after the other, while this process receives the next batch's chunks
+(SQLite does its inserts and its commit's writes without holding the GIL).
 
 Files, in-memory dicts and streams are thin adapters (:func:`ingest_paths`,
 :func:`ingest_dicts`, :func:`ingest_stream`) that turn their input into
