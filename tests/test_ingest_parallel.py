@@ -181,6 +181,29 @@ def test_a_stream_appends_batch_by_batch_and_stops_at_the_first_bad_one(tmp_path
     assert len(caught.value.report.appended) == 2_000
 
 
+def test_a_batch_may_repeat_and_link_to_the_events_of_the_batch_appended_just_before_it(tmp_path):
+    events = others(2_500, "piped")
+    events[1_200] = dict(events[10])  # the same event again, one batch later: skipped
+    events[1_300] = {**events[1_300], "links": {"in_response_to": [events[999]["id"]]}}  # the last event of the batch before
+    with fresh_store(tmp_path / "ledger.db") as store:
+        report = ingest_stream(store, iter(events), batch=1_000, workers=1)
+        assert report.skipped == [events[10]["id"]] and len(report.appended) == 2_499
+        assert store.count() == 2_499 and store.verify().ok
+
+
+def test_a_batch_that_changes_an_event_of_the_batch_before_it_is_refused_and_appends_nothing(tmp_path):
+    events = others(2_500, "piped")
+    events[1_200] = {**events[10], "summary": "Told otherwise."}
+    seen = []
+    with fresh_store(tmp_path / "ledger.db") as store:
+        with pytest.raises(IngestError) as caught:
+            ingest_stream(store, iter(events), batch=1_000, name="feed", workers=1, on_batch=lambda r: seen.append(len(r.appended)))
+        assert store.count() == 1_000 and seen == [1_000]
+    (problem,) = caught.value.problems
+    assert (problem.file, problem.event_id, problem.field) == ("feed[1200]", events[10]["id"], "id")
+    assert problem.reason.startswith("already recorded with different content; the ledger is never edited")
+
+
 def test_an_ingest_collects_garbage_less_often_while_it_runs_and_as_before_after_it_even_when_refused(tmp_path):
     before, during = gc.get_threshold(), []
     lines = [json.dumps(data) for data in EVENTS]

@@ -73,12 +73,22 @@ def _invalid(reason: str) -> PydanticCustomError:
     return PydanticCustomError("invalid", "{reason}", {"reason": reason})
 
 
+DATES_KEPT = 8_192
+"""Date texts whose check is remembered (per process): a ledger's events name far fewer distinct days than events."""
+
+
 def _check_edtf(text: str) -> str:
     try:
-        recordable_span(text)
+        _recordable(text)
     except DateError as error:
         raise _invalid(str(error)) from None
     return text.strip()
+
+
+@functools.lru_cache(maxsize=DATES_KEPT)
+def _recordable(text: str) -> None:
+    """:func:`ledger.dates.recordable_span` as a check, remembered for the texts that pass (a refusal raises every time)."""
+    recordable_span(text)
 
 
 EDTF = Annotated[
@@ -95,9 +105,13 @@ EDTF = Annotated[
 
 def _check_day(value: object) -> date:
     try:
-        return parse_iso_day(value)
+        return _iso_day(value) if type(value) is str else parse_iso_day(value)
     except DateError as error:
         raise _invalid(str(error)) from None
+
+
+_iso_day = functools.lru_cache(maxsize=DATES_KEPT)(parse_iso_day)
+""":func:`ledger.dates.parse_iso_day` of a text, remembered for the texts that pass (a date is immutable, so it can be shared)."""
 
 
 Day = Annotated[date, BeforeValidator(_check_day)]
@@ -192,6 +206,10 @@ class Links(Model):
         ]
 
 
+NO_LINKS = Links()
+"""The links of an event that gives none: one instance for them all (frozen, and never changed), not one model built per event."""
+
+
 class Envelope(Model):
     """What every event carries, whatever its kind."""
 
@@ -201,7 +219,7 @@ class Envelope(Model):
     actors: list[Slug] = Field(min_length=1, description="Actor ids from the actors registry")
     summary: str = Field(min_length=1, description="What happened, in the ledger's own words")
     sources: list[Source] = Field(min_length=1, description="The evidence: at least one source")
-    links: Links = Field(default_factory=Links)
+    links: Links = Field(default_factory=lambda: NO_LINKS)
     tags: list[str] = Field(default_factory=list)
     schema_version: Literal[1, 2] = Field(
         1, description="Vocabulary version the event is written in; 1 when not given. Terms added in version 2 need 2"

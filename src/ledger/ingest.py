@@ -18,7 +18,10 @@ a dictionary, which each task carries: :class:`ledger.store.PreparedEvent`), the
 actors, documents, questions and events the chunk names, and its problems.
 This process checks those against the registry and the store with set
 operations while the workers validate the next chunks, then appends: it hashes
-the chain and inserts, and compresses nothing the workers compressed.
+the chain and inserts, and compresses nothing the workers compressed. A
+stream's batches are looked up in the store and appended by a thread of their
+own, one after the other, while this process receives the next batch's chunks
+(SQLite does its inserts and its commit's writes without holding the GIL).
 
 Files, in-memory dicts and streams are thin adapters (:func:`ingest_paths`,
 :func:`ingest_dicts`, :func:`ingest_stream`) that turn their input into
@@ -39,7 +42,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from itertools import chain, islice, repeat
@@ -508,7 +511,11 @@ def _waited(results: Iterator[list[CheckedChunk]], report: IngestReport) -> Iter
 
 
 class _Append:
-    """Checks validated chunks against each other, the registry and the store, as they arrive; then appends."""
+    """Checks validated chunks against each other and the registry as they arrive (:meth:`add`), against the store (:meth:`look_up`); then appends.
+
+    :meth:`add` does not touch the store, so a stream can add the next batch's
+    chunks while the store appends the one before (:meth:`_Run.batch_by_batch`).
+    """
 
     def __init__(self, store: LedgerStore, registry: dict[str, set[str]]) -> None:
         self.store = store
@@ -523,8 +530,10 @@ class _Append:
         self.new: list[PreparedEvent] = []
         self.skipped: list[str] = []
         self.checked_at: int | None = None  # the store's head before the first lookup of ids
+        self.unlooked: list[tuple[CheckedChunk, Sequence[int]]] = []  # chunks added, with their ids to look up in the store
 
     def add(self, chunk: CheckedChunk) -> None:
+        """Check a chunk against the chunks added before and the registry; its ids are looked up in the store by :meth:`look_up`."""
         self.chunks.append(chunk)
         self.validation.extend(chunk.problems)
         ids, first = chunk.ids, self.first
@@ -549,6 +558,16 @@ class _Append:
         ):
             self.name_references = True
         self.targets |= chunk.targets
+        self.unlooked.append((chunk, fresh))
+
+    def look_up(self) -> None:
+        """Look up in the store the ids of the chunks added since the last look-up: new, or recorded with the same content, or refused."""
+        for chunk, fresh in self.unlooked:
+            self._look_up(chunk, fresh)
+        self.unlooked.clear()
+
+    def _look_up(self, chunk: CheckedChunk, fresh: Sequence[int]) -> None:
+        ids = chunk.ids
         if self.checked_at is None:
             self.checked_at = self.store.max_position()
         recorded = self.store.content_hashes([ids[k] for k in fresh], [chunk.entries[k] for k in fresh]) if fresh else {}
@@ -575,6 +594,7 @@ class _Append:
 
     def problems(self) -> list[IngestProblem]:
         """Every problem, in the order a reader fixes them: validation, duplicate ids, references, changed content."""
+        self.look_up()
         known = self._known_event_ids
         outside = self.targets - self.first.keys()
         references: list[IngestProblem] = []
@@ -593,11 +613,20 @@ class _Append:
         anything was recorded since they were checked here: an ingest of the same
         events running at the same time may have recorded some of them; those are skipped too.
         """
+        self.look_up()
         appended = self.store.record(self.new, registry_entries, checked_at=self.checked_at)
         skipped_now = set(appended.skipped)
         report.positions.extend(appended.positions)
         report.appended.extend(event.event_id for event in self.new if event.event_id not in skipped_now)
         report.skipped.extend([*self.skipped, *appended.skipped])
+
+
+def _append_batch(append: _Append, report: IngestReport) -> None:
+    """Check a stream's batch against the store and append it, or raise :class:`IngestError` (in the appending thread)."""
+    problems = append.problems()
+    if problems:
+        raise IngestError(problems, report)
+    append.commit(report)
 
 
 def _registry_with(store: LedgerStore, entries: Sequence[tuple[str, str, dict]]) -> dict[str, set[str]]:
@@ -721,8 +750,9 @@ def ingest_stream(
     ``events`` are dicts, or JSON texts of one event each (the lines of a JSON
     Lines file, say), which the workers parse. Each batch takes the checks of
     :func:`ingest_dicts` and is appended in one transaction while the workers
-    validate the next ones; ``on_batch(report)`` is called after each append,
-    with what the stream has done so far. The first batch with a problem raises
+    validate the next ones (and, in a thread of its own, while this process
+    receives them); ``on_batch(report)`` is called after each append, with
+    what the stream has done so far. The first batch with a problem raises
     :class:`IngestError` and appends nothing of it or after it; the batches
     before it stay recorded (the error's ``report`` lists them). Problems name
     events by their place in the stream: ``name[index]``.
@@ -833,21 +863,31 @@ class _Run:
         report = IngestReport()
         registry = self.store.registry_ids()
         append = _Append(self.store, registry)
-        for found in _waited(_checked(self._compressing(tasks), count, ahead), report):
-            for chunk in found:
-                append.add(chunk)
-                if not chunk.last:
-                    continue
-                problems = append.problems()
-                if problems:
-                    raise IngestError(problems, report)
-                append.commit(report)
-                if self.dictionary is None:
-                    self.dictionary = self.store.compression_dictionary()  # trained by the first large enough append
-                if on_batch:
-                    on_batch(report)
-                append = _Append(self.store, registry)
+        with ThreadPoolExecutor(1, thread_name_prefix="ledger-append") as appender:
+            appending: Future[None] | None = None
+            for found in _waited(_checked(self._compressing(tasks), count, ahead), report):
+                if appending is not None and appending.done():
+                    self._appended(appending, on_batch, report)  # a refused batch stops the stream now
+                    appending = None
+                for chunk in found:
+                    append.add(chunk)
+                    if not chunk.last:
+                        continue
+                    if appending is not None:
+                        self._appended(appending, on_batch, report)
+                    appending = appender.submit(_append_batch, append, report)
+                    append = _Append(self.store, registry)
+            if appending is not None:
+                self._appended(appending, on_batch, report)
         return report
+
+    def _appended(self, appending: Future[None], on_batch: Callable[[IngestReport], None] | None, report: IngestReport) -> None:
+        """Wait for a batch's append (raising what refused it), then tell ``on_batch``."""
+        appending.result()
+        if self.dictionary is None:
+            self.dictionary = self.store.compression_dictionary()  # trained by the first large enough append
+        if on_batch:
+            on_batch(report)
 
     def _add_file(self, append: _Append, held: list[CheckedChunk]) -> None:
         """Check a whole file's chunks, or place its read error (one bad line spoils a JSON Lines file)."""
@@ -858,3 +898,4 @@ class _Run:
             return
         for chunk in held:
             append.add(chunk)
+        append.look_up()  # while the workers validate the next chunks

@@ -346,6 +346,8 @@ def unrecorded(prepared: Sequence[PreparedEvent], recorded: Mapping[str, str]) -
     append, with the same content); an id with other content raises
     :class:`DuplicateEvent`, so nothing is written.
     """
+    if not recorded and len({event.event_id for event in prepared}) == len(prepared):
+        return list(range(len(prepared))), []  # the usual case: nothing recorded, no id given twice
     fresh: list[int] = []
     skipped: list[str] = []
     conflicts: list[str] = []
