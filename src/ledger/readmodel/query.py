@@ -149,10 +149,14 @@ def state_json_text(state: str, events: str) -> bytes:
     return whole_state_json(state, events).encode()
 
 
-def stored_states(table: HistoryTable, *more: str) -> str:
-    """SELECT the stored state and the events list of the history rows ``h``, then ``more`` columns (the WHERE clause to follow)."""
+def stored_states(table: HistoryTable, *more: str, index: str | None = None) -> str:
+    """SELECT the stored state and the events list of the history rows ``h``, then ``more`` columns (the WHERE clause to follow).
+
+    ``index``: the index of the history table to read the rows through (``INDEXED BY``).
+    """
     columns = ", ".join((STATE_COLUMNS, *more))
-    return f"SELECT {columns} FROM {table.history} h JOIN {table.states} s ON s.id = h.state_id JOIN event_lists l ON l.id = h.events_list"
+    history = f"{table.history} h INDEXED BY {index}" if index else f"{table.history} h"
+    return f"SELECT {columns} FROM {history} JOIN {table.states} s ON s.id = h.state_id JOIN event_lists l ON l.id = h.events_list"
 
 
 STATE_COLUMNS = "s.state, substr(l.ids, 1, h.events_end) || ']'"
@@ -232,7 +236,9 @@ LATEST_STATE_SQL: dict[str, str] = {}
 
 
 def _latest_state_sql(table: HistoryTable) -> str:
-    now = f"{stored_states(table, 'h.valid_to')} WHERE h.entity = ?1 AND h.recorded_to IS NULL AND h.known_to IS NULL"
+    # the index of the rows held now, named: left to itself SQLite takes the covering index of every row
+    # (migration 6), four times the entries, and at a million events each lookup took 5% longer on it
+    now = f"{stored_states(table, 'h.valid_to', index=f'{table.history}_now')} WHERE h.entity = ?1 AND h.recorded_to IS NULL AND h.known_to IS NULL"
     starting, open_start = f"{now} AND h.valid_from <= ?2 ORDER BY h.valid_from DESC LIMIT 1", f"{now} AND h.valid_from IS NULL LIMIT 1"
     return f"SELECT * FROM ({starting}) UNION ALL SELECT * FROM ({open_start}) LIMIT 1"
 
