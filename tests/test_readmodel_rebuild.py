@@ -14,11 +14,14 @@ from benchmarks.generate import LedgerSpec, generate_events
 
 from helpers import SMALL, registry_of, table_contents
 from ledger.ingest import ingest_dicts
+from ledger.projections.history import group_by_entity
 from ledger.projections.state import entity_of
 from ledger.readmodel import Projector, project
 from ledger.readmodel import projector as projector_module
 from ledger.readmodel import rebuild as rebuild_module
+from ledger.readmodel.histories import EntityHistory
 from ledger.readmodel.rebuild import REBUILDING
+from ledger.readmodel.versions import HISTORY_TABLES, StateTexts, book_rows
 from ledger.store import open_store
 
 SPECS = [
@@ -107,6 +110,29 @@ def test_a_rebuild_gives_the_tables_of_applying_each_batch_in_turn(db, tmp_path,
     assert table_contents(rebuilt) == table_contents(caught_up)
     assert (rebuild_report.batches, rebuild_report.events) == (report.batches, report.events)
     assert (rebuild_report.opened, rebuild_report.closed) == (report.opened, report.closed)
+
+
+@pytest.mark.parametrize("spec", SPECS[1:])
+def test_rows_made_from_the_sweep_are_the_rows_of_the_historys_versions(db, spec):
+    """A rebuild makes its rows from the sweep's rows straight: the same rows the versions give, ended ones included."""
+    events = out_of_order_store(db, spec)
+    rng = random.Random(5)
+    compared = ended = 0
+    for entity, members in group_by_entity(events).items():
+        table, texts, history = HISTORY_TABLES[entity.projection], StateTexts(), None
+        ordered = sorted(members, key=lambda data: (data["reported"], data["id"]))
+        days = sorted({data["reported"] for data in ordered})
+        cuts = sorted(rng.sample(days, k=min(3, len(days))))
+        for start, end in zip(["", *cuts], [*cuts, "9999"], strict=True):
+            part = [data for data in ordered if start <= data["reported"] < end]
+            if history is None or not history.accepts(part):
+                history, texts, part = EntityHistory(entity), StateTexts(), [data for data in ordered if data["reported"] < end]
+            delta = history.add(part)
+            made = book_rows(entity.key, delta.rows, len(part), texts)
+            assert made == [table.row(version, len(part)) for version in delta.added], entity
+            compared += len(made)
+            ended += sum(row[4] is not None for row in made)
+    assert compared > 500 and ended > 50
 
 
 def test_the_late_reports_really_move_and_join_events_across_entities(db, tmp_path):

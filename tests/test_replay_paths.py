@@ -287,3 +287,48 @@ def test_the_projections_asked_for_are_read_the_same_however_only_is_given_and_e
     first = asked_names("positions")
     first.append("changed by a caller")
     assert asked_names("positions") == ["positions"]
+
+
+@pytest.mark.parametrize("engine", ["view", "fold"])
+@pytest.mark.parametrize(
+    "asked",
+    [{}, {"known_at": "2024-05-29"}, {"recorded_before": 20}, {"only": "territory"}, {"entity": "us-weapons-strikes-inside-russia"}],
+    ids=str,
+)
+def test_replay_json_texts_gives_each_state_as_its_compact_sorted_json_in_utf8(corpus_ledger, engine, asked):
+    expected = corpus_ledger.replay_json("2024-06-01", engine=engine, each_json=str.encode, **asked)
+    texts = corpus_ledger.replay_json_texts("2024-06-01", engine=engine, **asked)
+    assert {key: list(value) if key in CONTRACT else value for key, value in texts.items()} == expected
+    assert asked or any(expected[key] for key in CONTRACT)
+
+
+def test_a_state_read_as_bytes_is_put_back_together_as_the_text_is(tmp_path, corpus_ledger):
+    from ledger.readmodel.query import state_json
+    from ledger.readmodel.rows import whole_state_json
+
+    db, view = str(tmp_path / "ledger.db"), str(tmp_path / "ledger.view.db")
+    synthetic_store(db, SMALL, batches=2)
+    project(db, view)
+    for stored, events in stored_states(view) + stored_states(corpus_ledger.view_path):
+        assert state_json(stored.encode(), events[:-1].encode()) == whole_state_json(stored, events).encode()
+    nested = '{"details":{"events":[]},"events":[],"id":"r-1"}'
+    assert state_json(nested.encode(), b'["a"') == b'{"details":{"events":[]},"events":["a"],"id":"r-1"}'
+    after = '{"events":[],"id":"r-1","notes":{"events":[]}}'
+    assert state_json(after.encode(), b'["a"') == b'{"events":["a"],"id":"r-1","notes":{"events":[]}}'
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3, 2000])
+def test_lists_written_as_they_are_read_give_the_bytes_of_the_whole_answer_dumped(capsysbinary, batch):
+    from ledger.cli.output import emit_json, emit_json_lists
+
+    states = {
+        "aid_packages": [],
+        "positions": [{"id": "a:q", "stance": "yes"}, {"events": ["e-1"], "id": "b:q"}],
+        "restrictions": [{"id": f"r-{n}", "since": None} for n in range(4)],
+    }
+    data = {"as_of": "2024-06-01", "event_count": 3, "known_at": None, "recorded_before": None, "recorded_through": 3, **states}
+    emit_json({**data, **{name: [orjson.Fragment(orjson.dumps(state)) for state in value] for name, value in states.items()}})
+    expected = capsysbinary.readouterr().out
+    emit_json_lists({**data, **{name: (orjson.dumps(state) for state in value) for name, value in states.items()}}, CONTRACT, batch)
+    assert capsysbinary.readouterr().out == expected
+    assert orjson.loads(expected) == data

@@ -316,16 +316,29 @@ class Ledger:
         answer, engine_used = self._replay(as_of, known_at, recorded_before, only, entity, engine, stored_state_reader(each, each_json))
         if engine_used == "view":
             return answer
-        from ledger.readmodel.rows import json_text
-        from ledger.results import PROJECTION_LISTS
+        return typed_json(answer, each, each_json)
 
-        with collection_paused():
-            data = state_model().model_validate(answer).model_dump(mode="json")
-        if each_json is not None:
-            data.update({name: [each_json(json_text(state)) for state in data[name]] for name in PROJECTION_LISTS if name in data})
-        elif each is not None:
-            data.update({name: [each(state) for state in data[name]] for name in PROJECTION_LISTS if name in data})
-        return data
+    def replay_json_texts(
+        self,
+        as_of: str | date,
+        known_at: str | date | None = None,
+        recorded_before: int | str | None = None,
+        only: str | Iterable[str] | None = None,
+        *,
+        entity: str | None = None,
+        engine: Engine = "auto",
+    ) -> dict[str, Any]:
+        """:meth:`replay_json`'s data, each state as its compact JSON in UTF-8 (keys sorted), each list read as it is iterated.
+
+        For writing a whole state out as it is read: from the read model, the
+        stored bytes, never decoded nor parsed, and never all held at once (at
+        a million events a whole state is tens of MB). Iterate the lists
+        before asking the ledger anything else.
+        """
+        answer, engine_used = self._replay(as_of, known_at, recorded_before, only, entity, engine, texts=True)
+        if engine_used == "view":
+            return answer
+        return typed_json(answer, each_json=str.encode)
 
     def _replay(
         self,
@@ -336,10 +349,12 @@ class Ledger:
         entity: str | None,
         engine: Engine,
         each: Callable[[str, str], Any] | None = None,
+        texts: bool = False,
     ) -> tuple[dict[str, Any], Literal["fold", "view"]]:
         """A replay's answer as plain data (the fields of :class:`~ledger.results.State`), and the engine that gave it.
 
-        ``each`` is applied to each of the read model's states as read: its stored text and its events list's JSON.
+        ``each`` is applied to each of the read model's states as read: its stored text and its events list's JSON;
+        ``texts``: the read model's states as their JSON bytes instead, read as the lists are iterated.
         """
         day, known, names = required_day(as_of), optional_day(known_at), asked_names(only)
         rb = int(recorded_before) if isinstance(recorded_before, str) and recorded_before.isdigit() else recorded_before
@@ -350,12 +365,14 @@ class Ledger:
             current = self._current
             assert current is not None and current.conn is not None  # _engine made sure of it
             through = query.recorded_through(current.conn, rb) if rb is not None else current.position
-            asked = (current.conn, day, known, names, through if rb is not None else None, entity, each)
-            if entity is not None:  # a few objects: no collection to pause
-                lists = query.replay(*asked)
+            asked = (current.conn, day, known, names, through if rb is not None else None, entity)
+            if texts:  # bytes, read as they are written out: nothing for the collector to walk
+                lists = query.replay_json(*asked)
+            elif entity is not None:  # a few objects: no collection to pause
+                lists = query.replay(*asked, each)
             else:
                 with collection_paused():
-                    lists = query.replay(*asked)
+                    lists = query.replay(*asked, each)
             return {**header, "recorded_through": through, "event_count": query.event_count(current.position, through), **lists}, "view"
         from ledger import timetravel
 
@@ -432,6 +449,22 @@ def state_model() -> type[State]:
     from ledger.results import State
 
     return State
+
+
+def typed_json(
+    answer: dict[str, Any], each: Callable[[dict[str, Any]], Any] | None = None, each_json: Callable[[str], Any] | None = None
+) -> dict[str, Any]:
+    """The fold's answer through the typed :class:`~ledger.results.State` and dumped as JSON data, ``each`` or ``each_json`` applied to each state."""
+    from ledger.readmodel.rows import json_text
+    from ledger.results import PROJECTION_LISTS
+
+    with collection_paused():
+        data = state_model().model_validate(answer).model_dump(mode="json")
+    if each_json is not None:
+        data.update({name: [each_json(json_text(state)) for state in data[name]] for name in PROJECTION_LISTS if name in data})
+    elif each is not None:
+        data.update({name: [each(state) for state in data[name]] for name in PROJECTION_LISTS if name in data})
+    return data
 
 
 def stored_state_reader(

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import click
-import orjson
 
 from ledger.cli.output import (
     UserError,
@@ -19,6 +18,7 @@ from ledger.cli.output import (
     emit,
     emit_delimited,
     emit_json,
+    emit_json_lists,
     format_option,
     markdown_table,
     open_ledger,
@@ -26,6 +26,7 @@ from ledger.cli.output import (
     user_errors,
     view_option,
 )
+from ledger.projections.selection import PROJECTION_NAMES
 
 if TYPE_CHECKING:
     from ledger.cli.terminal import Layout
@@ -325,8 +326,8 @@ def replay(as_of: str, known_at: str | None, recorded_before: str | None, only: 
       ledger replay --as-of 2024-06-01 --format markdown
     """
     with open_ledger(db, view) as ledger:
-        if fmt == "json":  # each state printed compact on its own line as it is read: never the whole state held parsed
-            emit_json(ledger.replay_json(as_of, known_at, recorded_before, only, each_json=orjson.Fragment))
+        if fmt == "json":  # each state printed compact on its own line as it is read: never the whole state held
+            emit_json_lists(ledger.replay_json_texts(as_of, known_at, recorded_before, only), PROJECTION_NAMES)
             return
         state = ledger.replay_json(as_of, known_at, recorded_before, only)
         names = actor_names(ledger) if fmt in ("table", "markdown") and state.get("positions") else {}

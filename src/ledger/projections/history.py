@@ -239,26 +239,42 @@ class RowBook:
         for dates, segment in added.items():
             self.open[dates] = (segment, known_from)
 
+    def ordered(self) -> list[BookRow]:
+        """Every row, closed and open, ordered by valid then known time (a segment's start is ``OPEN_START`` when open)."""
+        rows = self.rows + [(segment, opened, None) for segment, opened in self.open.values()]
+        rows.sort(key=_valid_then_known)
+        return rows
+
     def versions(self, entity: EntityKey) -> list[Version]:
         """Every row as a :class:`Version`, ordered by valid then known time."""
-        rows = self.rows + [(segment, opened, None) for segment, opened in self.open.values()]
-        versions = [
-            Version(
-                entity=entity.key,
-                valid_from=None if segment.start == OPEN_START else segment.start,
-                valid_to=segment.end,
-                known_from=opened,
-                known_to=closed,
-                state=segment.state,
-                certainty=segment.state["certainty"],
-                disputed=segment.state["disputed"],
-                event_id=segment.state["events"][-1],
-                projection=entity.projection,
-            )
-            for segment, opened, closed in rows
-        ]
-        versions.sort(key=lambda v: (v.valid_from or OPEN_START, v.known_from or OPEN_START))
-        return versions
+        return book_versions(entity, self.ordered())
+
+
+BookRow = tuple[Segment, date, date | None]
+"""A row as the sweep keeps it: the segment, the known date it opened on, the one it closed on (None: open)."""
+
+
+def _valid_then_known(row: BookRow) -> tuple[date, date]:
+    return row[0].start, row[1]
+
+
+def book_versions(entity: EntityKey, rows: list[BookRow]) -> list[Version]:
+    """Rows as :class:`Version` objects, in their order."""
+    return [
+        Version(
+            entity=entity.key,
+            valid_from=None if segment.start == OPEN_START else segment.start,
+            valid_to=segment.end,
+            known_from=opened,
+            known_to=closed,
+            state=segment.state,
+            certainty=segment.state["certainty"],
+            disputed=segment.state["disputed"],
+            event_id=segment.state["events"][-1],
+            projection=entity.projection,
+        )
+        for segment, opened, closed in rows
+    ]
 
 
 def plain_events(events: list[dict[str, Any]]) -> set[str]:

@@ -29,7 +29,7 @@ from ledger import settings
 from ledger.dates import OPEN_START
 from ledger.projections.base import EntityKey
 from ledger.projections.fold import Unit, build_units
-from ledger.projections.history import RowBook, Segment, ValidSweep, Version, known_slices, linked_ids
+from ledger.projections.history import BookRow, RowBook, Segment, ValidSweep, Version, book_versions, known_slices, linked_ids
 from ledger.projections.state import PROJECTIONS
 from ledger.projections.visibility import AmendmentCache, known_resolved, public_day, resolve
 from ledger.readmodel.rows import json_text, split_state, whole_state
@@ -202,7 +202,7 @@ class EntityHistory:
             book.rows = [(ready(segment), opened, closed) for segment, opened, closed in book.rows]
         ended = [row_dates((segment.start, segment.end), opened) for segment, opened, _ in book.rows if opened <= seen_until]
         book.rows += [(segment, opened, None) for segment, opened in self.book.open.values() if opened > seen_until]
-        return HistoryDelta(ended=ended, added=book.versions(self.entity))
+        return HistoryDelta(ended=ended, entity=self.entity, rows=book.ordered())
 
 
 def ready(segment: Segment) -> Segment:
@@ -224,11 +224,20 @@ def row_dates(dates: tuple[date, date | None], opened: date) -> RowDates:
 class HistoryDelta:
     """What extending a history changed, in read-model terms.
 
-    ``ended``: rows that were known-now and no longer hold; ``added``: every new row.
+    ``ended``: rows that were known-now and no longer hold; ``rows``: every new
+    row of the entity, as the sweep keeps it, ordered by valid then known time
+    (:attr:`added` gives them as :class:`Version` objects; a rebuild makes its
+    stored rows from them straight, :func:`ledger.readmodel.versions.book_rows`).
     """
 
     ended: list[RowDates]
-    added: list[Version]
+    entity: EntityKey
+    rows: list[BookRow]
+
+    @property
+    def added(self) -> list[Version]:
+        """Every new row as a :class:`Version`."""
+        return book_versions(self.entity, self.rows)
 
 
 class HistoryCache:

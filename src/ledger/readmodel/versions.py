@@ -21,7 +21,7 @@ from datetime import date
 from typing import Any
 
 from ledger.dates import OPEN_START
-from ledger.projections.history import Version
+from ledger.projections.history import BookRow, Version
 from ledger.readmodel.histories import HistoryDelta, KnownNow
 from ledger.readmodel.rows import insert_sql, split_state
 from ledger.readmodel.rows import json_text as _json
@@ -95,9 +95,8 @@ ROW_COLUMNS = (*COMMON_COLUMNS, "state", "events")
 """A :data:`Row`'s fields: ``state`` is the stored state text, ``events`` its events list as JSON."""
 STORED_COLUMNS = (*COMMON_COLUMNS, "state_id", "events_list", "events_end")
 """The history table's columns, as :class:`~ledger.readmodel.states.EntityStates` writes a row."""
-# What identifies a row's content: everything but the recorded axis.
-IDENTITY = ("entity", "valid_from", "valid_to", "known_from", "known_to", "certainty", "disputed", "event_id", "state", "events")
-IDENTITY_POSITIONS = tuple(ROW_COLUMNS.index(name) for name in IDENTITY)
+# What identifies a row's content: everything but the recorded axis (``recorded_from``, ``recorded_to``).
+IDENTITY = ROW_COLUMNS[:5] + ROW_COLUMNS[7:]
 
 _SINCE = (("since", _field("since")), ("since_text", _field("since_text")))
 
@@ -317,5 +316,59 @@ class VersionWriter:
 
 
 def identity(row: Row, table: HistoryTable) -> tuple[Any, ...]:
-    """The part of a row that says what it holds (not when it was recorded)."""
-    return tuple(row[i] for i in IDENTITY_POSITIONS)
+    """The part of a row that says what it holds (not when it was recorded): all but ``recorded_from`` and ``recorded_to``."""
+    return row[:5] + row[7:]
+
+
+class StateTexts:
+    """Rendered states as stored (:func:`~ledger.readmodel.rows.split_state`), each dumped once while rows are made of it.
+
+    A row that ends in known time is made again with its ``known_to``, from the
+    state already dumped for its open row. The states are held by their
+    identity (and kept alive while held, so an identity is never another
+    state's); :meth:`forget` lets a state go once its last row is made.
+    """
+
+    def __init__(self) -> None:
+        self.held: dict[int, tuple[dict[str, Any], tuple[str, str]]] = {}
+
+    def of(self, state: dict[str, Any]) -> tuple[str, str]:
+        found = self.held.get(id(state))
+        if found is None:
+            found = self.held[id(state)] = (state, split_state(state))
+        return found[1]
+
+    def forget(self, state: dict[str, Any]) -> None:
+        self.held.pop(id(state), None)
+
+
+def book_rows(entity: str, rows: list[BookRow], recorded_from: int, texts: StateTexts) -> list[Row]:
+    """History rows (:data:`Row`) first held at ``recorded_from``, made from the sweep's rows as :meth:`HistoryTable.row` makes them from versions.
+
+    A rebuild writes several rows per event on a long history: this skips the
+    :class:`~ledger.projections.history.Version` objects in between, and dumps
+    a state that ended in known time only once for its open and its ended row.
+    """
+    made = []
+    for segment, opened, closed in rows:
+        state, start, end = segment.state, segment.start, segment.end
+        stored, events = texts.of(state)
+        if closed is not None:
+            texts.forget(state)
+        made.append(
+            (
+                entity,
+                None if start == OPEN_START else start.isoformat(),
+                None if end is None else end.isoformat(),
+                opened.isoformat(),
+                None if closed is None else closed.isoformat(),
+                recorded_from,
+                None,
+                state["certainty"],
+                int(state["disputed"]),
+                state["events"][-1],
+                stored,
+                events,
+            )
+        )
+    return made

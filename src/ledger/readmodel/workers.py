@@ -45,11 +45,12 @@ def replay_worker(number: int, tasks: Any, results: Any) -> None:
     task gives the append batches' starts the second pass needs; a ``group``
     task is a group of entities of the second pass.
     """
-    from ledger.readmodel.rebuild import load_page, replay_group
+    from ledger.readmodel.rebuild import REPLAY_GC_THRESHOLD, load_page, replay_group
     from ledger.store import open_reader
 
     workers.die_with_parent()
     gc.freeze()  # what the worker imported stays out of collections; each task's own garbage is collected
+    gc.set_threshold(*REPLAY_GC_THRESHOLD)
     location = tasks.get()
     if location is None:
         return
