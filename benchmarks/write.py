@@ -5,12 +5,14 @@ the generated events are first written to a JSON Lines file (not timed), then
 its lines are streamed, timed, through worker processes that parse and
 validate them (pydantic, the dump to JSON-ready data, canonical bytes) while
 this process runs the reference and duplicate checks and appends each batch
-(eventsourcing recorder plus the SHA-256 chain), one transaction per batch.
+(eventsourcing recorder plus the SHA-256 chain), one transaction per batch, in
+a thread of its own while the next batch's chunks are received.
 Starting the workers is not timed either (``workers_start_seconds``): it is
 paid once per process, whatever the size of the ledger.
 
 ``validate_seconds`` is the part of the timed run this process spent waiting
-for validation (what the pipeline did not hide), ``store_seconds`` the rest;
+for validation (what the pipeline did not hide), ``store_seconds`` the rest
+(receiving and checking chunks, and waiting for the batch before to be appended);
 ``validation_cpu_seconds`` is the CPU time validation took in the workers,
 ``main_cpu_seconds`` the CPU time of this process over the timed run (checks, appends, handing out tasks).
 

@@ -309,8 +309,10 @@ def _valid_texts(texts: Sequence[Any]) -> list[vocabulary.Envelope | None]:
     for text in texts:
         event = None
         if isinstance(text, (str, bytes)) and len(text) <= MAX_LINE_BYTES and _brackets(text) <= MAX_DEPTH:
-            with contextlib.suppress(ValidationError):
+            try:  # not contextlib.suppress, which makes an object per event
                 event = parse(text)
+            except ValidationError:
+                event = None  # its problems are named the slow way
         valid.append(event)
     return valid
 
