@@ -72,6 +72,15 @@ def machine() -> dict[str, Any]:
 
 
 def _ledger_command() -> list[str]:
+    """The ``ledger`` script installed beside this interpreter, as a user's environment runs it.
+
+    A version manager's shim found first on ``PATH`` (pyenv's is a shell script
+    that looks up the interpreter to run) would add its own start-up to every
+    timed run.
+    """
+    beside = Path(sys.executable).with_name("ledger")
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return [str(beside)]
     found = shutil.which("ledger")
     return [found] if found else [sys.executable, "-m", "ledger"]
 

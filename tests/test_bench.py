@@ -6,6 +6,7 @@ These are not timed tests: no assertion here depends on how fast the machine is.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -146,3 +147,17 @@ def test_processes_timed_keep_their_compiled_modules(tmp_path, monkeypatch) -> N
     assert "PYTHONDONTWRITEBYTECODE" not in env and env["PYTHONPYCACHEPREFIX"] == str(tmp_path / "pycache")
     subprocess.run([sys.executable, "-c", "import benchmarks.targets"], env=env, check=True, cwd=Path(__file__).parent.parent)
     assert list((tmp_path / "pycache").rglob("targets*.pyc"))
+
+
+def test_ledger_timed_is_the_script_installed_beside_the_interpreter(tmp_path, monkeypatch) -> None:
+    from benchmarks.run import _ledger_command
+
+    shim = tmp_path / "shims" / "ledger"  # a version manager's shim first on PATH
+    shim.parent.mkdir()
+    shim.write_text("#!/bin/sh\nexit 3\n")
+    shim.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim.parent}{os.pathsep}{os.environ['PATH']}")
+    command = _ledger_command()
+    assert command[0] != str(shim)
+    done = subprocess.run([*command, "--help"], capture_output=True, text=True, check=True)
+    assert "replay" in done.stdout
