@@ -77,13 +77,9 @@ def replay(
             name: [read(*row) for row in latest_state(conn, HISTORY_TABLES[name], key, day)] if projection in (None, name) else []
             for name in names
         }
-    params = {"as_of": as_of.isoformat(), "known_at": known_at.isoformat() if known_at else None, "recorded_through": recorded_through}
-    condition = as_of_condition(known_at is not None, recorded_through is not None)
     if entity is None:
-        return {
-            name: list(starmap(read, conn.execute(f"{stored_states(HISTORY_TABLES[name])} WHERE {condition} ORDER BY h.entity", params)))
-            for name in names
-        }
+        return {name: list(states) for name, states in held_on(conn, as_of, known_at, names, recorded_through, stored_states, read).items()}
+    params, condition = asked_rows(as_of, known_at, recorded_through)
     projection, key = split_entity(entity)
     result: dict[str, list[Any]] = {}
     for name in names:
@@ -112,12 +108,29 @@ def replay_json(
     """
     if entity is not None:
         return dict(replay(conn, as_of, known_at, names, recorded_through, entity, each=state_json_text))
-    params = {"as_of": as_of.isoformat(), "known_at": known_at.isoformat() if known_at else None, "recorded_through": recorded_through}
-    condition = as_of_condition(known_at is not None, recorded_through is not None)
+    return held_on(conn, as_of, known_at, names, recorded_through, stored_states_json, state_json)
+
+
+def held_on(
+    conn: sqlite3.Connection,
+    as_of: date,
+    known_at: date | None,
+    names: list[str],
+    recorded_through: int | None,
+    select: Callable[[HistoryTable], str],
+    read: Callable[..., Any],
+) -> dict[str, Iterable[Any]]:
+    """Every entity's state on ``as_of`` per projection, in entity order: ``read`` of each row ``select`` gives, as the rows are read."""
+    params, condition = asked_rows(as_of, known_at, recorded_through)
     return {
-        name: starmap(state_json, conn.execute(f"{stored_states_json(HISTORY_TABLES[name])} WHERE {condition} ORDER BY h.entity", params))
-        for name in names
+        name: starmap(read, conn.execute(f"{select(HISTORY_TABLES[name])} WHERE {condition} ORDER BY h.entity", params)) for name in names
     }
+
+
+def asked_rows(as_of: date, known_at: date | None, recorded_through: int | None) -> tuple[dict[str, Any], str]:
+    """The parameters and the WHERE condition (:func:`as_of_condition`) of the rows holding on ``as_of``."""
+    params = {"as_of": as_of.isoformat(), "known_at": known_at.isoformat() if known_at else None, "recorded_through": recorded_through}
+    return params, as_of_condition(known_at is not None, recorded_through is not None)
 
 
 def stored_states_json(table: HistoryTable) -> str:
