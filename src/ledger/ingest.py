@@ -13,9 +13,10 @@ name its problems as the loader does), in worker processes when there are more t
 :data:`POOL_THRESHOLD` events (``LEDGER_WORKERS`` sets how many; ``0`` keeps
 everything in this process). A worker returns only what the rest needs: each
 event's id and canonical bytes, with what the append would otherwise compute
-from them (entry id, SHA-256, and the compressed state body once the store has
+from them (entry id, and the compressed state body once the store has
 a dictionary, which each task carries: :class:`ledger.store.PreparedEvent`), the
-actors, documents, questions and events the chunk names, and its problems.
+actors, documents, questions and events the chunk names, and its problems. An
+event's content hash is needed only when its id is found recorded, so it is taken then.
 This process checks those against the registry and the store with set
 operations while the workers validate the next chunks, then appends: it hashes
 the chain and inserts, and compresses nothing the workers compressed. A
@@ -236,7 +237,6 @@ class CheckedChunk:
     ids: list[str] = field(default_factory=list)
     canonical: list[bytes] = field(default_factory=list)
     entries: list[str] = field(default_factory=list)
-    digests: list[bytes] = field(default_factory=list)
     bodies: list[bytes] = field(default_factory=list)
     dictionary: int = -1
     """The id of the dictionary ``bodies`` were compressed with (-1: none were)."""
@@ -259,7 +259,7 @@ class CheckedChunk:
     def prepared(self, k: int) -> PreparedEvent:
         """The ``k``-th valid event as the store's append takes it, with what was computed here beforehand."""
         body = self.bodies[k] if self.bodies else b""
-        return PreparedEvent(self.ids[k], self.canonical[k], self.entries[k], self.digests[k], body, self.dictionary)
+        return PreparedEvent(self.ids[k], self.canonical[k], self.entries[k], b"", body, self.dictionary)
 
     def events(self) -> list[tuple[str, dict[str, Any]]]:
         """The chunk's valid events as (where, JSON-ready dict) again (only when problems must be named)."""
@@ -401,7 +401,6 @@ def _gather(chunk: CheckedChunk, event: vocabulary.Envelope, index: int) -> None
     chunk.ids.append(event_id)
     chunk.canonical.append(canonical)
     chunk.entries.append(entry_hex(event_id))
-    chunk.digests.append(sha256(canonical).digest())
     chunk.indexes.append(index)
     actors: set[Any] = chunk.actors  # None among them until the chunk is done (:func:`_check_items` discards it)
     documents: set[Any] = chunk.documents
@@ -649,13 +648,13 @@ class _Append:
         recorded = self.store.content_hashes([ids[k] for k in fresh], [chunk.entries[k] for k in fresh]) if fresh else {}
         if not recorded and len(fresh) == len(ids):
             bodies = chunk.bodies or repeat(b"")
-            self.new.extend(map(PreparedEvent, ids, chunk.canonical, chunk.entries, chunk.digests, bodies, repeat(chunk.dictionary)))
+            self.new.extend(map(PreparedEvent, ids, chunk.canonical, chunk.entries, repeat(b""), bodies, repeat(chunk.dictionary)))
             return
         for k in fresh:
             event_id = ids[k]
             if event_id not in recorded:
                 self.new.append(chunk.prepared(k))
-            elif recorded[event_id] == chunk.digests[k].hex():
+            elif recorded[event_id] == sha256(chunk.canonical[k]).hexdigest():
                 self.skipped.append(event_id)
             else:
                 self.changed.append(
