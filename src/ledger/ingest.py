@@ -469,12 +469,18 @@ def event_canonical(event: vocabulary.Envelope) -> bytes:
     return orjson.dumps(event, default=_plain, option=orjson.OPT_SORT_KEYS)
 
 
+_NO_LINKS_FIELDS = NO_LINKS.model_dump()
+"""The links of most events (none), written as every event without links has them."""
+
+
 def _plain(value: Any) -> Any:
     """What :func:`event_canonical` writes for a value orjson does not know: a model's fields, or a decimal's text."""
+    if value is NO_LINKS:
+        return _NO_LINKS_FIELDS
+    if type(value) is Decimal:
+        return str(value)
     if isinstance(value, BaseModel):
         return {key: item for key, item in value.__dict__.items() if item is not None}
-    if isinstance(value, Decimal):
-        return str(value)
     raise TypeError(f"{type(value).__name__} is not part of an event")
 
 
