@@ -103,8 +103,8 @@ def assess(
                     settled_start[name] = unit.start
     if all(unit.point for unit in seen) and all(name in settled_start for name in wanted):
         return "certain", []  # days fixed and every field set by then: one order, one state
-    candidates = last_setters_of(seen, wanted, settled_start, as_of)
-    varying = [name for name in sorted(wanted) if varies(candidates[name], name, name not in settled_start)]
+    candidates = varying_setters(seen, wanted, settled_start, as_of)
+    varying = sorted(candidates)
     if not varying:
         return "certain", []
     return "possible", alternatives(projection, seen, candidates, varying, settled_start, as_of, shown, count)
@@ -131,8 +131,12 @@ def last_setters(seen: list[Unit], name: str, settled: date | None, as_of: date)
     return setters if settled is None else may_be_last(setters, settled, as_of, {})
 
 
-def last_setters_of(seen: list[Unit], wanted: set[str], settled_start: dict[str, date], as_of: date) -> dict[str, list[Unit]]:
-    """:func:`last_setters` of every field in ``wanted``, the units gone through once and each one's last day found once."""
+def varying_setters(seen: list[Unit], wanted: set[str], settled_start: dict[str, date], as_of: date) -> dict[str, list[Unit]]:
+    """The fields of ``wanted`` that vary, each with its :func:`last_setters`; the units gone through once.
+
+    A field whose setters all give one value cannot vary among the last of
+    them: those are not looked for. Each unit's last day is found once.
+    """
     setters: dict[str, list[Unit]] = {name: [] for name in wanted}
     for unit in seen:
         for name in unit.lead.effect:
@@ -140,11 +144,17 @@ def last_setters_of(seen: list[Unit], wanted: set[str], settled_start: dict[str,
             if found is not None:
                 found.append(unit)
     last_days: dict[int, date] = {}
+    varying = {}
     for name, units in setters.items():
         settled = settled_start.get(name)
-        if settled is not None and units:
-            setters[name] = may_be_last(units, settled, as_of, last_days)
-    return setters
+        if settled is None:
+            if varies(units, name, True):
+                varying[name] = units
+        elif varies(units, name, False):
+            last = may_be_last(units, settled, as_of, last_days)
+            if varies(last, name, False):
+                varying[name] = last
+    return varying
 
 
 def may_be_last(setters: list[Unit], settled: date, as_of: date, last_days: dict[int, date]) -> list[Unit]:
