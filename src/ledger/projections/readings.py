@@ -146,13 +146,14 @@ def varying_setters(seen: list[Unit], wanted: set[str], settled_start: dict[str,
     last_days: dict[int, date] = {}
     varying = {}
     for name, units in setters.items():
+        if not units:
+            continue
         settled = settled_start.get(name)
-        if settled is None:
-            if varies(units, name, True):
-                varying[name] = units
-        elif varies(units, name, False):
+        if settled is None:  # it may be unset: "unset" and the units' values vary
+            varying[name] = units
+        elif len(units) > 1 and varies(units, name, False):
             last = may_be_last(units, settled, as_of, last_days)
-            if varies(last, name, False):
+            if len(last) > 1 and varies(last, name, False):
                 varying[name] = last
     return varying
 
