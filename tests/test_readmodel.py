@@ -187,6 +187,39 @@ def test_a_backdated_event_rewrites_only_its_entitys_rows(db, tmp_path):
     assert all("late-report-of-an-old-change" not in state["events"] for state in old)
 
 
+def test_backdated_events_caught_up_one_append_at_a_time_give_the_tables_of_a_rebuild(db, tmp_path):
+    """Each late report is caught up by a new projector, which takes its entity's history up from the stored rows."""
+    view = str(tmp_path / "ledger.view.db")
+    synthetic_store(db)
+    project(db, view)
+    conn = sqlite3.connect(view)
+    starts = conn.execute(
+        "SELECT entity, MIN(valid_from), MAX(valid_from) FROM restriction_versions GROUP BY entity ORDER BY entity"
+    ).fetchall()
+    conn.close()
+    status = ["permitted", "prohibited", "conditional"]
+    for number, (entity, first, last) in enumerate(starts[:6]):
+        span = (date.fromisoformat(last) - date.fromisoformat(first)).days
+        late = make_event(
+            f"late-report-{number}",
+            "policy_change",
+            occurred=(date.fromisoformat(first) + timedelta(days=1 + span * number // 6)).isoformat(),
+            reported=f"2025-07-{number + 1:02d}",
+            actors=["actor-00001"],
+            sources=[
+                {"url": f"https://example.org/late/{number}", "outlet": "Reuters", "published": "2025-07-01", "attribution": "journalist"}
+            ],
+            restriction={"id": entity, "status": status[number % 3]},
+        )
+        with open_store(db) as store:
+            store.append([late])
+        report = project(db, view)
+        assert report.entities == 1 and report.closed > 0
+    caught_up = table_contents(view)
+    project(db, view, rebuild=True)
+    assert table_contents(view) == caught_up
+
+
 def test_a_crash_before_the_tracking_write_loses_and_duplicates_nothing(db, tmp_path, monkeypatch):
     view = str(tmp_path / "ledger.view.db")
     synthetic_store(db, batches=2)

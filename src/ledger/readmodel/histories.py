@@ -19,10 +19,12 @@ budget of events held, so memory stays bounded on large ledgers.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from operator import attrgetter
 from typing import Any
 
 from ledger import settings
@@ -44,6 +46,9 @@ it is touched. Set ``LEDGER_HISTORY_BUDGET_MB`` to trade memory for speed.
 
 KnownNow = dict[tuple[date, date | None], tuple[date, tuple[str, str]]]
 """An entity's known-now rows in the read model: (valid start, valid end) → (known_from, state as stored: see :func:`split_state`)."""
+
+
+_ANCHOR = attrgetter("anchor")  # units are in anchor order: the state on a day folds those anchored by then
 
 
 def _reported_then_id(data: dict[str, Any]) -> tuple[str, str]:
@@ -71,8 +76,8 @@ class StoredState:
     def __eq__(self, other: object) -> bool:
         if isinstance(other, StoredState):
             return self.stored == other.stored
-        if isinstance(other, dict):
-            return split_state(other) == self.stored
+        if isinstance(other, dict):  # the events first: when a late event changed them, the state need not be dumped
+            return json_text(other.get("events", [])) == self.stored[1] and split_state(other) == self.stored
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]  # compared like the dict it stands for, which is not hashable
@@ -125,7 +130,8 @@ class EntityHistory:
         if not sweep.take_up(units, segments):
             return None
         for (start, _), (_, (_, events_list)) in rows:  # each row lists the events its state shows: else the rows are not these events'
-            shown = sweep.shown_on(start)
+            applied = bisect_right(sweep.units, start, key=_ANCHOR)  # a state folding units shows them, whatever opens before
+            shown = sweep.prefix[applied] if applied else sweep.shown_on(start)
             if shown is None or json_text(list(shown.events)) != events_list:
                 return None
         if segments:

@@ -162,27 +162,30 @@ class Projector:
         by a rebuild that stopped halfway) is rebuilt instead (:meth:`rebuild`):
         the same tables, entity by entity. Otherwise it catches up (:meth:`catch_up`).
         """
-        if not self.tracking().position and self.store_end():
+        tracking = self.tracking()
+        if not tracking.position and self.store_end():
             report = self.rebuild(progress)
             report.rebuilt = False  # nothing had been applied: not a rebuild anyone asked for
             return report
-        return self.catch_up(progress)
+        return self.catch_up(progress, tracking)
 
-    def catch_up(self, progress: Progress | None = None) -> ProjectionReport:
-        """Apply the batches after the tracking position one by one, each in one transaction."""
+    def catch_up(self, progress: Progress | None = None, tracking: Tracking | None = None) -> ProjectionReport:
+        """Apply the batches after the tracking position one by one, each in one transaction.
+
+        ``tracking``: the tracking row, when the caller has just read it.
+        """
         collecting = gc.isenabled()
         gc.disable()  # the kept histories are many small objects: collections would rescan them all
         try:
-            return self._catch_up(progress)
+            return self._catch_up(progress, tracking or self.tracking())
         finally:
             if collecting:
                 gc.enable()
 
-    def _catch_up(self, progress: Progress | None) -> ProjectionReport:
+    def _catch_up(self, progress: Progress | None, tracking: Tracking) -> ProjectionReport:
         started = time.perf_counter()
         report = ProjectionReport(self.view_path, migrations=list(self.migrations))
         self.migrations = []
-        tracking = self.tracking()
         self.check_store(tracking)
         self.copy_registry(tracking)
         batches = self.pending_batches(tracking.position)

@@ -18,14 +18,16 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger.dates import OPEN_START
-from ledger.projections.history import BookRow, Version
-from ledger.readmodel.histories import HistoryDelta, KnownNow
 from ledger.readmodel.rows import insert_sql, split_state
 from ledger.readmodel.rows import json_text as _json
 from ledger.readmodel.states import EntityStates, Ids
+
+if TYPE_CHECKING:  # names in annotations only: reading the tables' names (a replay from the read model) never loads the folds
+    from ledger.projections.history import BookRow, Version
+    from ledger.readmodel.histories import HistoryDelta, KnownNow
 
 Row = tuple[Any, ...]
 

@@ -224,8 +224,13 @@ class SQLiteReader(StoreReader):
         return {kind: set(ids) for kind, ids in self._registry_ids[1].items()}
 
     def registry_mark(self) -> str:
-        """How many entries, and the newest rowid (a replaced entry gets a new one)."""
-        count, last = self._rows("SELECT COUNT(*), COALESCE(MAX(rowid), 0) FROM ledger_registry")[0]
+        """How many entries, and the newest rowid (a replaced entry gets a new one).
+
+        Each aggregate in a subquery of its own: SQLite counts entries from the
+        b-tree alone and finds the largest rowid at the tree's edge only for an
+        aggregate asked alone; asked together they scan every entry.
+        """
+        count, last = self._rows("SELECT (SELECT COUNT(*) FROM ledger_registry), (SELECT COALESCE(MAX(rowid), 0) FROM ledger_registry)")[0]
         return f"{count}:{last}"
 
     # -- the Merkle log (ledger.store.log) ------------------------------------------------------
