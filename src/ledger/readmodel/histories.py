@@ -19,12 +19,10 @@ budget of events held, so memory stays bounded on large ledgers.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from operator import attrgetter
 from typing import Any
 
 from ledger import settings
@@ -46,9 +44,6 @@ it is touched. Set ``LEDGER_HISTORY_BUDGET_MB`` to trade memory for speed.
 
 KnownNow = dict[tuple[date, date | None], tuple[date, tuple[str, str]]]
 """An entity's known-now rows in the read model: (valid start, valid end) → (known_from, state as stored: see :func:`split_state`)."""
-
-
-_ANCHOR = attrgetter("anchor")  # units are in anchor order: the state on a day folds those anchored by then
 
 
 def _reported_then_id(data: dict[str, Any]) -> tuple[str, str]:
@@ -130,8 +125,7 @@ class EntityHistory:
         if not sweep.take_up(units, segments):
             return None
         for (start, _), (_, (_, events_list)) in rows:  # each row lists the events its state shows: else the rows are not these events'
-            applied = bisect_right(sweep.units, start, key=_ANCHOR)  # a state folding units shows them, whatever opens before
-            shown = sweep.prefix[applied] if applied else sweep.shown_on(start)
+            shown = sweep.shown_on(start)
             if shown is None or json_text(list(shown.events)) != events_list:
                 return None
         if segments:
@@ -261,8 +255,9 @@ class HistoryCache:
     def put(self, history: EntityHistory) -> None:
         """Keep a new or extended history as the most recent; forget the oldest beyond the budget."""
         _, size = self.histories.pop(history.entity, (None, 0))
-        self.histories[history.entity] = (history, history.size)
-        self.held += history.size - size
+        now = history.size  # a sum over the sweep's folds and segments: counted once
+        self.histories[history.entity] = (history, now)
+        self.held += now - size
         while self.held > self.budget and len(self.histories) > 1:
             _, (_, size) = self.histories.popitem(last=False)
             self.held -= size

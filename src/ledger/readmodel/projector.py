@@ -27,11 +27,13 @@ append, and ``ledger project`` runs it by hand.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import gc
 import glob
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -103,13 +105,16 @@ class Projector:
 
     def __init__(self, store_path: str | os.PathLike[str], view_path: str | os.PathLike[str], history_budget: int = DEFAULT_BUDGET) -> None:
         self.store_path, self.view_path = os.fspath(store_path), os.fspath(view_path)
-        try:
-            self.store: StoreReader = open_reader(self.store_path)
-        except StoreError as error:
-            raise ReadModelError(str(error)) from None
+        self.store = self.open_store()
         self.view = connect(self.view_path)
         self.migrations = migrate(self.view_path, self.view)
         self.histories = HistoryCache(history_budget)
+
+    def open_store(self) -> StoreReader:
+        try:
+            return open_reader(self.store_path)
+        except StoreError as error:
+            raise ReadModelError(str(error)) from None
 
     def close(self) -> None:
         self.store.close()
@@ -547,8 +552,101 @@ def project(
     rebuild: bool = False,
     progress: Progress | None = None,
 ) -> ProjectionReport:
-    """Bring the read model of the store ``db`` up to date (``rebuild``: from scratch)."""
+    """Bring the read model of the store ``db`` up to date (``rebuild``: from scratch).
+
+    A catch-up leaves its connection to the read model open for the next one
+    in this process (:class:`KeptProjector`): opening it again and reading its
+    schema cost more than a late event's own rows at a million events.
+    """
     from ledger.readmodel.schema import view_path_for
 
-    with Projector(db, view_path_for(db, view)) as projector:
-        return projector.rebuild(progress) if rebuild else projector.run(progress)
+    view_path = view_path_for(db, view)
+    if rebuild or view_path in ("", ":memory:"):
+        with Projector(db, view_path) as projector:
+            return projector.rebuild(progress) if rebuild else projector.run(progress)
+    projector = KEPT.take(db, view_path) or Projector(db, view_path)
+    try:
+        report = projector.run(progress)
+    except BaseException:
+        projector.close()
+        raise
+    KEPT.keep(projector)
+    return report
+
+
+FileId = tuple[int, int]
+
+
+def file_id(path: str) -> FileId | None:
+    """The (device, inode) of the file at ``path`` (None when there is none): a file replaced or made anew has another."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return (found.st_dev, found.st_ino)
+
+
+class KeptProjector:
+    """The projector of the last catch-up in this process, its read model kept open for the next one on the same files.
+
+    It is given out again only to the process that opened it, while the store
+    and the read model are the very files it opened (a read model rebuilt or
+    removed since is another file), and to one caller at a time. It keeps no
+    entity histories between calls (another process may have moved the read
+    model on meanwhile: what it reads anew is the read model as it is), and
+    not the store: a reader left open would keep the store's writer, when it
+    closes, from folding its write-ahead log back into the file. The store is
+    opened again by each catch-up. The kept projector is closed when another
+    takes its place and when the process exits.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.kept: tuple[Projector, tuple[Any, ...]] | None = None
+        atexit.register(self.close)
+
+    @staticmethod
+    def identity(store_path: str, view_path: str) -> tuple[Any, ...] | None:
+        store, view = file_id(store_path), file_id(view_path)
+        return None if store is None or view is None else (os.getpid(), store_path, view_path, store, view)
+
+    def take(self, db: str | os.PathLike[str], view_path: str) -> Projector | None:
+        """The kept projector with its store opened again, if it is still that of these files; else None (and it is closed)."""
+        store_path = os.fspath(db)
+        with self.lock:
+            kept, self.kept = self.kept, None
+        if kept is None:
+            return None
+        projector, identity = kept
+        if identity[0] != os.getpid():
+            return None  # opened by the parent of this process: its connection is not this process's to use or close
+        if identity != self.identity(store_path, view_path):
+            projector.view.close()
+            return None
+        try:
+            projector.store = projector.open_store()
+        except BaseException:
+            projector.view.close()
+            raise
+        return projector
+
+    def keep(self, projector: Projector) -> None:
+        """Keep ``projector``'s read model open for the next catch-up (its store and histories closed), closing the one kept before."""
+        projector.histories.clear()
+        identity = self.identity(projector.store_path, projector.view_path)
+        projector.store.close()
+        with self.lock:
+            before, self.kept = self.kept, (projector, identity) if identity is not None else None
+        if identity is None:
+            projector.view.close()
+        if before is not None and before[1][0] == os.getpid():
+            before[0].view.close()
+
+    def close(self) -> None:
+        with self.lock:
+            kept, self.kept = self.kept, None
+        if kept is not None and kept[1][0] == os.getpid():
+            kept[0].view.close()
+
+
+KEPT = KeptProjector()

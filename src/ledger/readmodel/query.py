@@ -334,6 +334,9 @@ def caught_up_view(
     return current_view(db, view, conn)
 
 
+DATA_VERSION = "PRAGMA data_version"
+
+
 class CurrentView:
     """The read model's connection while it is current, checked at every question in a few microseconds.
 
@@ -355,6 +358,7 @@ class CurrentView:
         self.files = (0, 0)  # the inodes of the read model and the store those connections read
         self.position = 0  # the last store position the read model holds
         self.checked: tuple[int, ...] | None = None  # the stamp taken before the last full check that passed
+        self.versions: tuple[sqlite3.Cursor, sqlite3.Cursor] | None = None  # the cursors reading each connection's data_version
 
     def connection(self) -> sqlite3.Connection | None:
         """The read model's connection if it is current now (caught up first if it was behind), else None."""
@@ -398,17 +402,24 @@ class CurrentView:
         return os.stat(self.view_path).st_ino, os.stat(self.db).st_ino if self.local else 0
 
     def stamp(self) -> tuple[int, ...]:
-        """What changes when either file is replaced, or committed to by another connection."""
-        assert self.conn is not None and self.store is not None
+        """What changes when either file is replaced, or committed to by another connection.
+
+        Each ``data_version`` is read on a cursor kept open on its connection:
+        a new cursor for each took longer than the statement (2 µs of 4 for each).
+        """
+        if self.versions is None:
+            assert self.conn is not None and self.store is not None
+            self.versions = (self.conn.cursor(), self.store.cursor())
+        view, store = self.versions
         return (
             os.stat(self.view_path).st_ino,
             os.stat(self.db).st_ino,
-            self.conn.execute("PRAGMA data_version").fetchone()[0],
-            self.store.execute("PRAGMA data_version").fetchone()[0],
+            view.execute(DATA_VERSION).fetchone()[0],
+            store.execute(DATA_VERSION).fetchone()[0],
         )
 
     def close(self) -> None:
-        self.checked = None
+        self.checked = self.versions = None
         for conn in (self.conn, self.store):
             if conn is not None:
                 conn.close()

@@ -193,6 +193,7 @@ class VersionWriter:
         self.to_open: dict[str, list[Row]] = {}
         self.to_close: dict[str, list[int]] = {}
         self.changes = VersionChanges()
+        self.known_ids: dict[tuple[str, str], dict[tuple[Any, ...], int]] = {}  # known-now rows read by known_now: dates → id
 
     def replace(self, projection: str, entity: str, versions: Sequence[Version], fresh: bool = False) -> None:
         """Make ``versions`` (the entity's whole history) its current rows. ``fresh``: it has no rows yet.
@@ -230,17 +231,20 @@ class VersionWriter:
         """The entity's rows held now and known now, by valid dates (see :meth:`EntityHistory.resume`)."""
         table = HISTORY_TABLES[projection]
         found = self.conn.execute(
-            f"SELECT h.valid_from, h.valid_to, h.known_from, s.state, substr(l.ids, 1, h.events_end) || ']' "
+            f"SELECT h.id, h.valid_from, h.valid_to, h.known_from, s.state, substr(l.ids, 1, h.events_end) || ']' "
             f"FROM {table.history} h JOIN {table.states} s ON s.id = h.state_id JOIN event_lists l ON l.id = h.events_list "
             "WHERE h.entity = ? AND h.recorded_to IS NULL AND h.known_to IS NULL",
             (entity,),
-        )
+        ).fetchall()
+        ids = self.known_ids[(projection, entity)] = {}
+        for row_id, *dates, _, _ in found:
+            ids.setdefault(tuple(dates), row_id)
         return {
             (OPEN_START if start is None else date.fromisoformat(start), None if end is None else date.fromisoformat(end)): (
                 date.fromisoformat(known_from),
                 (state, events),
             )
-            for start, end, known_from, state, events in found
+            for _, start, end, known_from, state, events in found
         }
 
     def apply(self, projection: str, entity: str, delta: HistoryDelta) -> None:
@@ -251,15 +255,19 @@ class VersionWriter:
         """
         table = HISTORY_TABLES[projection]
         ended = []
+        known_ids = self.known_ids.get((projection, entity), {})  # rows known_now read in this transaction: no need to look again
         for valid_from, valid_to, known_from in delta.ended:
-            found = self.conn.execute(
-                f"SELECT id FROM {table.history} WHERE entity = ? AND recorded_to IS NULL AND known_to IS NULL "
-                "AND valid_from IS ? AND valid_to IS ? AND known_from = ?",
-                (entity, valid_from, valid_to, known_from),
-            ).fetchone()
-            if found is None:
-                raise StaleHistory(f"{projection}:{entity}")
-            ended.append(found[0])
+            row_id = known_ids.get((valid_from, valid_to, known_from))
+            if row_id is None:
+                found = self.conn.execute(
+                    f"SELECT id FROM {table.history} WHERE entity = ? AND recorded_to IS NULL AND known_to IS NULL "
+                    "AND valid_from IS ? AND valid_to IS ? AND known_from = ?",
+                    (entity, valid_from, valid_to, known_from),
+                ).fetchone()
+                if found is None:
+                    raise StaleHistory(f"{projection}:{entity}")
+                row_id = found[0]
+            ended.append(row_id)
         self.to_close.setdefault(table.table, []).extend(ended)
         self.changes.closed += len(ended)
         self._open(table, [table.row(version, self.batch) for version in delta.added])

@@ -52,7 +52,6 @@ whose canonical bytes were hashed.
 from __future__ import annotations
 
 import abc
-import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -92,7 +91,11 @@ class PreparedEvent(NamedTuple):
 
     def content_hash(self) -> str:
         """The hex SHA-256 of the canonical bytes."""
-        return (self.digest or hashlib.sha256(self.canonical).digest()).hex()
+        if self.digest:
+            return self.digest.hex()
+        import hashlib  # here, not at the top: reading a store's head (a replay's start-up) never loads OpenSSL
+
+        return hashlib.sha256(self.canonical).digest().hex()
 
 
 RegistryEntry = tuple[str, str, dict[str, Any]]
