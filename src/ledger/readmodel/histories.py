@@ -255,8 +255,9 @@ class HistoryCache:
     def put(self, history: EntityHistory) -> None:
         """Keep a new or extended history as the most recent; forget the oldest beyond the budget."""
         _, size = self.histories.pop(history.entity, (None, 0))
-        self.histories[history.entity] = (history, history.size)
-        self.held += history.size - size
+        now = history.size  # a sum over the sweep's folds and segments: counted once
+        self.histories[history.entity] = (history, now)
+        self.held += now - size
         while self.held > self.budget and len(self.histories) > 1:
             _, (_, size) = self.histories.popitem(last=False)
             self.held -= size
