@@ -248,3 +248,12 @@ def test_territory_holder_and_size_with_since_when_the_holder_changed():
 def test_state_at_can_give_only_some_projections():
     events = [change("ban", "r1", "prohibited", "2024-05-01"), claim("incursion", "zone", "ukraine", "2024-05-06")]
     assert set(state_at(events, JUNE(1), only=["territory"])) == {"territory"}
+
+
+def test_an_amount_reads_the_same_each_time_and_as_text_or_not():
+    from ledger.projections.base import number
+
+    for _ in range(2):  # the second time from what the first kept
+        assert [number(text) for text in ("125000000", "1.5", "1E+3", "NaN", "abc")] == [125000000, 1.5, 1000, None, None]
+    assert [type(number(text)) for text in ("125000000", "1.5")] == [int, float]
+    assert [number(value) for value in (125000000, 1.5, None)] == [125000000, 1.5, None]

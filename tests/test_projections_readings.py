@@ -8,6 +8,7 @@ by the properties an analyst relies on, then on the corpus examples.
 from datetime import date, timedelta
 from itertools import permutations, product
 
+import orjson
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -17,6 +18,7 @@ from helpers import START, STATUSES, change, corpus_store, day, occurred_texts
 from ledger.dates import OPEN_END, OPEN_START, parse_edtf
 from ledger.projections import entity_state, entity_units
 from ledger.projections.base import EntityKey
+from ledger.projections.readings import last_setters, varies, varying_setters
 
 R1 = EntityKey("restrictions", "r1")
 DECIDED = ("status", "conditions")
@@ -215,6 +217,29 @@ def test_a_later_open_start_decision_is_never_silently_overridden(events, status
     shown_or_possible = [state["status"], *[(a["state"] or {}).get("status") for a in state["alternatives"]]]
     assert status in shown_or_possible
     assert state["status"] == status or state["certainty"] == "possible"
+
+
+@FEW
+@given(restriction_ledgers(max_events=6), query_day(), st.data())
+def test_the_varying_fields_found_together_are_those_whose_own_last_setters_vary(events, as_of, data):
+    units = [unit for unit in entity_units(events, R1) if unit.start <= as_of]
+    assume(units)
+    wanted = {"status", "conditions", "issuer", "purpose"}
+    starts = sorted({unit.start for unit in units})
+    settled = {name: data.draw(st.sampled_from(starts)) for name in sorted(wanted) if data.draw(st.booleans())}
+    each = {name: last_setters(units, name, settled.get(name), as_of) for name in wanted}
+    expected = {name: setters for name, setters in each.items() if varies(setters, name, name not in settled)}
+    assert varying_setters(units, wanted, settled, as_of) == expected
+
+
+@FEW
+@given(restriction_ledgers(max_events=6), st.booleans())
+def test_a_field_varies_exactly_when_its_setters_dump_to_more_than_one_value(events, may_be_unset):
+    units = entity_units(events, R1)
+    for name in ("status", "conditions", "issuer"):
+        setters = [unit for unit in units if name in unit.lead.effect]
+        dumped = {orjson.dumps(unit.lead.effect[name], option=orjson.OPT_SORT_KEYS) for unit in setters}
+        assert varies(setters, name, may_be_unset) == (len(dumped) + (may_be_unset and bool(dumped)) > 1), name
 
 
 # --- the corpus -----------------------------------------------------------------------------

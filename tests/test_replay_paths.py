@@ -383,3 +383,26 @@ def test_lists_written_as_they_are_read_give_the_bytes_of_the_whole_answer_dumpe
     emit_json_lists({**data, **{name: (orjson.dumps(state) for state in value) for name, value in states.items()}}, CONTRACT, batch)
     assert capsysbinary.readouterr().out == expected
     assert orjson.loads(expected) == data
+
+
+def test_a_typed_answer_keeps_each_state_as_given_and_refuses_what_is_not_a_state():
+    from pydantic import ValidationError
+
+    from ledger.results import State
+
+    state = {"id": "r-1", "status": "prohibited", "events": ["ban"]}
+    answer = State.model_validate({"as_of": "2024-06-01", "recorded_through": 1, "event_count": 1, "restrictions": [state]})
+    assert answer.restrictions == [state]
+    assert answer.model_dump(mode="json") == {
+        "as_of": "2024-06-01",
+        "known_at": None,
+        "recorded_before": None,
+        "recorded_through": 1,
+        "event_count": 1,
+        "restrictions": [state],
+    }
+    for wrong in (["r-1"], [[("id", "r-1")]], "r-1"):
+        with pytest.raises(ValidationError):
+            State.model_validate({"as_of": "2024-06-01", "recorded_through": 1, "event_count": 1, "restrictions": wrong})
+    with pytest.raises(ValidationError):
+        State.model_validate({"as_of": "2024-06-01", "recorded_through": 1, "event_count": 1, "tanks": []})

@@ -132,8 +132,13 @@ def number(text: Any) -> int | float | None:
     """
     if text is None:
         return None
+    return number_of_text(text) if type(text) is str else decimal_number(str(text))
+
+
+def decimal_number(text: str) -> int | float | None:
+    """:func:`number` of an amount's text."""
     try:
-        value = Decimal(str(text))
+        value = Decimal(text)
     except InvalidOperation:
         return None
     if not value.is_finite():
@@ -141,6 +146,10 @@ def number(text: Any) -> int | float | None:
     if not -30 <= value.adjusted() < 18:  # no arithmetic: abs() alone overflows the context on 1e999999999
         return float(value)  # float() of any finite decimal is quick: huge ones become inf, tiny ones 0.0
     return int(value) if value == value.to_integral_value() else float(value)
+
+
+number_of_text = lru_cache(maxsize=65_536)(decimal_number)
+""":func:`decimal_number`, kept: a state is rendered again on every date it may change on, its amount read each time."""
 
 
 def given(data: dict[str, Any], *names: str) -> dict[str, Any]:

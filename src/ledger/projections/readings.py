@@ -103,8 +103,8 @@ def assess(
                     settled_start[name] = unit.start
     if all(unit.point for unit in seen) and all(name in settled_start for name in wanted):
         return "certain", []  # days fixed and every field set by then: one order, one state
-    candidates = {name: last_setters(seen, name, settled_start.get(name), as_of) for name in wanted}
-    varying = [name for name in sorted(wanted) if varies(candidates[name], name, name not in settled_start)]
+    candidates = varying_setters(seen, wanted, settled_start, as_of)
+    varying = sorted(candidates)
     if not varying:
         return "certain", []
     return "possible", alternatives(projection, seen, candidates, varying, settled_start, as_of, shown, count)
@@ -128,12 +128,47 @@ def last_setters(seen: list[Unit], name: str, settled: date | None, as_of: date)
     then (None: none did, and the field may still be unset).
     """
     setters = [unit for unit in seen if name in unit.lead.effect]
-    if settled is None:
-        return setters
+    return setters if settled is None else may_be_last(setters, settled, as_of, {})
+
+
+def varying_setters(seen: list[Unit], wanted: set[str], settled_start: dict[str, date], as_of: date) -> dict[str, list[Unit]]:
+    """The fields of ``wanted`` that vary, each with its :func:`last_setters`; the units gone through once.
+
+    A field whose setters all give one value cannot vary among the last of
+    them: those are not looked for. Each unit's last day is found once.
+    """
+    setters: dict[str, list[Unit]] = {name: [] for name in wanted}
+    for unit in seen:
+        for name in unit.lead.effect:
+            found = setters.get(name)
+            if found is not None:
+                found.append(unit)
+    last_days: dict[int, date] = {}
+    varying = {}
+    for name, units in setters.items():
+        if not units:
+            continue
+        settled = settled_start.get(name)
+        if settled is None:  # it may be unset: "unset" and the units' values vary
+            varying[name] = units
+        elif len(units) > 1 and varies(units, name, False):
+            last = may_be_last(units, settled, as_of, last_days)
+            if len(last) > 1 and varies(last, name, False):
+                varying[name] = last
+    return varying
+
+
+def may_be_last(setters: list[Unit], settled: date, as_of: date, last_days: dict[int, date]) -> list[Unit]:
+    """The setters that can come last by ``as_of``, given the latest start ``settled`` of one that surely happened.
+
+    ``last_days`` keeps each unit's :func:`last_day` (by its identity) for the other fields of one state.
+    """
     blockers = [unit for unit in setters if unit.latest <= as_of and unit.start == settled and unit.point]
     found = []
     for unit in setters:
-        day = last_day(unit, as_of)
+        day = last_days.get(id(unit))
+        if day is None:
+            day = last_days[id(unit)] = last_day(unit, as_of)
         if day > settled or (day == settled and not any(other is not unit and not can_precede(other, unit, day) for other in blockers)):
             found.append(unit)
     return found
@@ -141,15 +176,13 @@ def last_setters(seen: list[Unit], name: str, settled: date | None, as_of: date)
 
 def varies(units: list[Unit], name: str, may_be_unset: bool) -> bool:
     """True when the units give the field more than one value (counting "unset" when it may be)."""
-    if len(units) + may_be_unset < 2:  # one value at most, nothing to compare
+    if may_be_unset:  # "unset" and any unit's value (never the text unset: a dumped value is JSON)
+        return bool(units)
+    if len(units) < 2:  # one value at most, nothing to compare
         return False
-    return len(distinct(units, name, may_be_unset)) > 1
-
-
-def distinct(units: list[Unit], name: str, may_be_unset: bool) -> set[bytes]:
-    """The different values the units give the field (and "unset" when it may be)."""
-    values = {orjson.dumps(unit.lead.effect[name], option=orjson.OPT_SORT_KEYS) for unit in units}
-    return values | {b"unset"} if may_be_unset else values
+    # A text compares as itself (JSON text is one per string, and never equals a dump); other values by their dumps.
+    values = [unit.lead.effect[name] for unit in units]
+    return len({value if type(value) is str else orjson.dumps(value, option=orjson.OPT_SORT_KEYS) for value in values}) > 1
 
 
 def alternatives(
@@ -165,7 +198,7 @@ def alternatives(
     """The states the named readings give, one entry per different state, the one shown first."""
     deciding = sorted({id(unit): unit for name in varying for unit in candidates[name]}.values(), key=lambda unit: unit.sort_key)
     uncertain = [unit for unit in deciding if not unit.point]
-    shown_ids = {unit_id for unit_id in shown.events}
+    shown_ids = set(shown.events)
     readings: list[tuple[str, dict[int, Position | None]]] = [
         ("as_shown", {id(u): ((u.anchor, 0, u.sort_key) if u.member_ids[0] in shown_ids else None) for u in deciding}),
         ("earliest", {id(u): (u.start, 0, u.sort_key) for u in deciding}),
@@ -210,8 +243,12 @@ def last_reading(unit: Unit, deciding: list[Unit], as_of: date) -> dict[int, Pos
 
 def last_value(setters: list[Unit], name: str, positions: dict[int, Position | None]) -> Any:
     """The field's value under a reading: that of its last setter read by as-of (UNSET when none is)."""
-    placed = [(position, unit) for unit in setters if (position := positions[id(unit)]) is not None]
-    return max(placed, key=lambda item: item[0])[1].lead.effect[name] if placed else UNSET
+    last, last_position = None, None
+    for unit in setters:
+        position = positions[id(unit)]
+        if position is not None and (last_position is None or position > last_position):
+            last, last_position = unit, position
+    return UNSET if last is None else last.lead.effect[name]
 
 
 def render_decided(projection: Projection, first: Account, shown: Folded, state: dict[str, Any], varying: list[str]) -> dict[str, Any]:
@@ -229,17 +266,17 @@ def render_decided(projection: Projection, first: Account, shown: Folded, state:
 
 def conditions(uncertain: list[Unit], deciding: list[Unit], positions: dict[int, Position | None]) -> list[dict[str, Any]]:
     """How this reading takes each event whose uncertain date decides: by as-of or not, after and before which others."""
+    placed = [(other, spot) for other in deciding if (spot := positions.get(id(other))) is not None]
     found = []
     for unit in uncertain:
         position = positions.get(id(unit))
-        placed = [(other, spot) for other in deciding if other is not unit and (spot := positions.get(id(other))) is not None]
         found.append(
             {
                 "event": unit.lead.id,
                 "occurred": unit.lead.data["occurred"],
                 "by_as_of": position is not None,
-                "after": [other.lead.id for other, spot in placed if position is not None and spot < position],
-                "before": [other.lead.id for other, spot in placed if position is not None and spot > position],
+                "after": [] if position is None else [other.lead.id for other, spot in placed if other is not unit and spot < position],
+                "before": [] if position is None else [other.lead.id for other, spot in placed if other is not unit and spot > position],
             }
         )
     return found
