@@ -591,7 +591,10 @@ class KeptProjector:
 
     It is given out again only to the process that opened it, while the store
     and the read model are the very files it opened (a read model rebuilt or
-    removed since is another file), and to one caller at a time. It keeps no
+    removed since is another file) and no other connection has written to the
+    read model since (``PRAGMA data_version``: its migrations or schema may
+    have changed, and a projector reads those only when it opens), and to one
+    caller at a time. It keeps no
     entity histories between calls (another process may have moved the read
     model on meanwhile: what it reads anew is the read model as it is), and
     not the store: a reader left open would keep the store's writer, when it
@@ -610,6 +613,11 @@ class KeptProjector:
         store, view = file_id(store_path), file_id(view_path)
         return None if store is None or view is None else (os.getpid(), store_path, view_path, store, view)
 
+    @staticmethod
+    def written(projector: Projector) -> int:
+        """The read model's ``data_version`` on the projector's connection: it changes when another connection commits."""
+        return int(projector.view.execute("PRAGMA data_version").fetchone()[0])
+
     def take(self, db: str | os.PathLike[str], view_path: str) -> Projector | None:
         """The kept projector with its store opened again, if it is still that of these files; else None (and it is closed)."""
         store_path = os.fspath(db)
@@ -620,7 +628,8 @@ class KeptProjector:
         projector, identity = kept
         if identity[0] != os.getpid():
             return None  # opened by the parent of this process: its connection is not this process's to use or close
-        if identity != self.identity(store_path, view_path):
+        current = self.identity(store_path, view_path)
+        if current is None or identity != (*current, self.written(projector)):
             projector.view.close()
             return None
         try:
@@ -634,6 +643,8 @@ class KeptProjector:
         """Keep ``projector``'s read model open for the next catch-up (its store and histories closed), closing the one kept before."""
         projector.histories.clear()
         identity = self.identity(projector.store_path, projector.view_path)
+        if identity is not None:
+            identity = (*identity, self.written(projector))
         projector.store.close()
         with self.lock:
             before, self.kept = self.kept, (projector, identity) if identity is not None else None
