@@ -201,3 +201,21 @@ def test_a_registry_date_is_a_calendar_day_not_a_timestamp(cli, tmp_path: Path) 
     folder.mkdir()
     (folder / "documents.yaml").write_text(yaml.safe_dump([{"id": "doc-new", "outlet": "Example", "published": "0"}]))
     refused(cli, folder, "documents.yaml: 0.published: '0' is not a date")
+
+
+def test_a_moment_given_as_a_day_through_the_python_api_is_refused_not_raised(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    from ledger.ingest import IngestError, ingest_dicts
+    from ledger.store import open_store
+
+    event = make_event(reported=datetime(2024, 5, 30, 10, 0))
+    event["sources"][0]["document"] = None
+    event["sources"][0]["url"] = "https://news.example/a"
+    with open_store(str(tmp_path / "ledger.db")) as store:
+        with pytest.raises(IngestError) as refused:
+            ingest_dicts(store, [event])
+        assert any(problem.field == "reported" and "is a moment, not a day" in problem.reason for problem in refused.value.problems), (
+            refused.value.problems
+        )
+        assert store.count() == 0

@@ -35,7 +35,7 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 OPEN_START = date(1, 1, 1)
@@ -248,6 +248,8 @@ def parse_iso_day(value: object) -> date:
 
     Numbers and other forms are refused, not read as Unix timestamps (``'0'`` is not 1970-01-01).
     """
+    if isinstance(value, datetime):  # a moment, not a day: which day it falls on depends on a time zone
+        raise DateError(f"{value.isoformat()!r} is a moment, not a day: give YYYY-MM-DD")
     if isinstance(value, date):
         day = value
     elif isinstance(value, str) and _ISO_DAY.match(value.strip()):
