@@ -363,7 +363,6 @@ class Ledger:
         day, known, names = required_day(as_of), optional_day(known_at), asked_names(only)
         rb = int(recorded_before) if isinstance(recorded_before, str) and recorded_before.isdigit() else recorded_before
         rb = None if rb == "" else rb
-        header = {"as_of": day.isoformat(), "known_at": known.isoformat() if known else None, "recorded_before": rb}
         if self._engine(engine, rb) == "view":
             query = readmodel_query()
             current = self._current
@@ -377,14 +376,14 @@ class Ledger:
             else:
                 with collection_paused():
                     lists = query.replay(*asked, each)
-            return {**header, "recorded_through": through, "event_count": query.event_count(current.position, through), **lists}, "view"
+            return replay_answer(day, known, rb, through, query.event_count(current.position, through), lists), "view"
         from ledger import timetravel
 
         events, through = self._events(rb)
         lists = timetravel.replay(events, day, known, names)
         if entity is not None:
             lists = {name: only_entity(name, states, entity) for name, states in lists.items()}
-        return {**header, "recorded_through": through, "event_count": len(events), **lists}, "fold"
+        return replay_answer(day, known, rb, through, len(events), lists), "fold"
 
     def _entity_now(self, as_of: str | date, only: str | Iterable[str] | None, entity: str) -> dict[str, Any]:
         """:meth:`_replay`'s answer for one entity as known and recorded now, from the read model just found current.
@@ -398,14 +397,7 @@ class Ledger:
         day, names = required_day(as_of), asked_names(only)
         lists = readmodel_query().replay(current.conn, day, None, names, None, entity)
         through = current.position  # every position the read model holds: the count of events is the position
-        return {
-            "as_of": day.isoformat(),
-            "known_at": None,
-            "recorded_before": None,
-            "recorded_through": through,
-            "event_count": through,
-            **lists,
-        }
+        return replay_answer(day, None, None, through, through, lists)
 
     def audit(self, entity: str, as_of: str | date | None = None, known_at: str | date | None = None) -> Audit:
         """How an entity's state on ``as_of`` (default: as things stand) was reached, step by step, with evidence.
@@ -523,6 +515,14 @@ def collection_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
+
+
+def replay_answer(
+    day: date, known: date | None, recorded_before: int | str | None, through: int, count: int, lists: dict[str, Any]
+) -> dict[str, Any]:
+    """A replay's answer as plain data (the fields of :class:`~ledger.results.State`): the question as asked, what it read, the states."""
+    question = {"as_of": day.isoformat(), "known_at": known.isoformat() if known else None, "recorded_before": recorded_before}
+    return {**question, "recorded_through": through, "event_count": count, **lists}
 
 
 def only_entity(name: str, states: list[dict[str, Any]], entity: str) -> list[dict[str, Any]]:

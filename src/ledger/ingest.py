@@ -46,7 +46,6 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from hashlib import sha256
 from itertools import chain, islice, repeat
 from pathlib import Path
 from typing import Any
@@ -259,7 +258,7 @@ class CheckedChunk:
     def prepared(self, k: int) -> PreparedEvent:
         """The ``k``-th valid event as the store's append takes it, with what was computed here beforehand."""
         body = self.bodies[k] if self.bodies else b""
-        return PreparedEvent(self.ids[k], self.canonical[k], self.entries[k], b"", body, self.dictionary)
+        return PreparedEvent(self.ids[k], self.canonical[k], self.entries[k], body, self.dictionary)
 
     def events(self) -> list[tuple[str, dict[str, Any]]]:
         """The chunk's valid events as (where, JSON-ready dict) again (only when problems must be named)."""
@@ -654,13 +653,13 @@ class _Append:
         recorded = self.store.content_hashes([ids[k] for k in fresh], [chunk.entries[k] for k in fresh]) if fresh else {}
         if not recorded and len(fresh) == len(ids):
             bodies = chunk.bodies or repeat(b"")
-            self.new.extend(map(PreparedEvent, ids, chunk.canonical, chunk.entries, repeat(b""), bodies, repeat(chunk.dictionary)))
+            self.new.extend(map(PreparedEvent, ids, chunk.canonical, chunk.entries, bodies, repeat(chunk.dictionary)))
             return
         for k in fresh:
             event_id = ids[k]
             if event_id not in recorded:
                 self.new.append(chunk.prepared(k))
-            elif recorded[event_id] == sha256(chunk.canonical[k]).hexdigest():
+            elif recorded[event_id] == chunk.prepared(k).content_hash():
                 self.skipped.append(event_id)
             else:
                 self.changed.append(

@@ -594,13 +594,12 @@ class KeptProjector:
     removed since is another file) and no other connection has written to the
     read model since (``PRAGMA data_version``: its migrations or schema may
     have changed, and a projector reads those only when it opens), and to one
-    caller at a time. It keeps no
-    entity histories between calls (another process may have moved the read
-    model on meanwhile: what it reads anew is the read model as it is), and
-    not the store: a reader left open would keep the store's writer, when it
-    closes, from folding its write-ahead log back into the file. The store is
-    opened again by each catch-up. The kept projector is closed when another
-    takes its place and when the process exits.
+    caller at a time. It keeps no entity histories between calls (another
+    process may have moved the read model on meanwhile: what it reads anew is
+    the read model as it is), and not the store: a reader left open would keep
+    the store's writer, when it closes, from folding its write-ahead log back
+    into the file. The store is opened again by each catch-up. The kept
+    projector is closed when another takes its place and when the process exits.
     """
 
     def __init__(self) -> None:
@@ -609,14 +608,14 @@ class KeptProjector:
         atexit.register(self.close)
 
     @staticmethod
-    def identity(store_path: str, view_path: str) -> tuple[Any, ...] | None:
-        store, view = file_id(store_path), file_id(view_path)
-        return None if store is None or view is None else (os.getpid(), store_path, view_path, store, view)
-
-    @staticmethod
-    def written(projector: Projector) -> int:
-        """The read model's ``data_version`` on the projector's connection: it changes when another connection commits."""
-        return int(projector.view.execute("PRAGMA data_version").fetchone()[0])
+    def identity(store_path: str, view_path: str, view: sqlite3.Connection) -> tuple[Any, ...] | None:
+        """This process, the two files by path and by (device, inode), and the read model's ``data_version`` on ``view``
+        (it changes when another connection commits); None when either file is gone."""
+        store_file, view_file = file_id(store_path), file_id(view_path)
+        if store_file is None or view_file is None:
+            return None
+        written = view.execute("PRAGMA data_version").fetchone()[0]
+        return (os.getpid(), store_path, view_path, store_file, view_file, written)
 
     def take(self, db: str | os.PathLike[str], view_path: str) -> Projector | None:
         """The kept projector with its store opened again, if it is still that of these files; else None (and it is closed)."""
@@ -628,8 +627,7 @@ class KeptProjector:
         projector, identity = kept
         if identity[0] != os.getpid():
             return None  # opened by the parent of this process: its connection is not this process's to use or close
-        current = self.identity(store_path, view_path)
-        if current is None or identity != (*current, self.written(projector)):
+        if identity != self.identity(store_path, view_path, projector.view):
             projector.view.close()
             return None
         try:
@@ -642,9 +640,7 @@ class KeptProjector:
     def keep(self, projector: Projector) -> None:
         """Keep ``projector``'s read model open for the next catch-up (its store and histories closed), closing the one kept before."""
         projector.histories.clear()
-        identity = self.identity(projector.store_path, projector.view_path)
-        if identity is not None:
-            identity = (*identity, self.written(projector))
+        identity = self.identity(projector.store_path, projector.view_path, projector.view)
         projector.store.close()
         with self.lock:
             before, self.kept = self.kept, (projector, identity) if identity is not None else None

@@ -76,26 +76,23 @@ class PreparedEvent(NamedTuple):
 
     Pure to compute (:func:`ledger.store.codec.prepare_event`), so it can be made in another process;
     so can what the append would otherwise compute from them, which a backend
-    uses when given: ``entry`` (:func:`ledger.store.entry_hex` of the id), ``digest`` (SHA-256 of the
-    canonical bytes), and ``body``, the state's compressed frame made with dictionary ``dictionary``
-    of the store (used only when the append compresses with that one).
+    uses when given: ``entry`` (:func:`ledger.store.entry_hex` of the id) and ``body``, the state's
+    compressed frame made with dictionary ``dictionary`` of the store (used only when the append
+    compresses with that one). The content hash is taken only when an append needs it (an id found recorded).
     A named tuple: an ingest makes one per event, and a tuple is the cheapest to make.
     """
 
     event_id: str
     canonical: bytes
     entry: str = ""
-    digest: bytes = b""
     body: bytes = b""
     dictionary: int = -1
 
     def content_hash(self) -> str:
         """The hex SHA-256 of the canonical bytes."""
-        if self.digest:
-            return self.digest.hex()
         import hashlib  # here, not at the top: reading a store's head (a replay's start-up) never loads OpenSSL
 
-        return hashlib.sha256(self.canonical).digest().hex()
+        return hashlib.sha256(self.canonical).hexdigest()
 
 
 RegistryEntry = tuple[str, str, dict[str, Any]]
