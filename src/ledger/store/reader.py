@@ -255,16 +255,31 @@ class SQLiteReader(StoreReader):
 
     # -- for baselines -------------------------------------------------------------------------
 
-    def raw_rows(self, table: str, first: int, last: int) -> tuple[str, list[tuple[Any, ...]]]:
+    def raw_rows(self, table: str, first: int, last: int, registry_leaves: bool = False) -> tuple[str, list[tuple[Any, ...]]]:
         """The ``CREATE TABLE`` statement of a table an append writes, and its rows for positions ``first`` to ``last``.
 
         ``table`` is one of :data:`APPENDED_TABLES`. For benchmarks that copy the
         very rows the store wrote with plain ``sqlite3``; the ledger itself never
-        reads them this way.
+        reads them this way. With ``registry_leaves``, the Merkle log's rows are
+        every leaf after the event before ``first``'s up to ``last``'s: the
+        registry's leaves written among them come too, in order, as a copy under
+        the store's own triggers (:meth:`raw_triggers`) must take them.
         """
         (shape,) = self.conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
+        if registry_leaves and table == "ledger_log":
+            after, upto = (
+                self._rows("SELECT COALESCE((SELECT leaf FROM ledger_log WHERE position = ?), -1)", (position,))[0][0]
+                for position in (first - 1, last)
+            )
+            return shape, self._rows("SELECT * FROM ledger_log WHERE leaf > ? AND leaf <= ? ORDER BY leaf", (after, upto))
         where = {"stored_events": "rowid", "ledger_chain": "position", "ledger_chain_batches": "batch", "ledger_log": "position"}[table]
         return shape, self._rows(f"SELECT * FROM {table} WHERE {where} BETWEEN ? AND ? ORDER BY rowid", (first, last))
+
+    def raw_triggers(self) -> list[str]:
+        """The ``CREATE TRIGGER`` statements of the store's triggers on :data:`APPENDED_TABLES`, as it made them (for benchmarks)."""
+        placeholders = ",".join("?" * len(APPENDED_TABLES))
+        query = f"SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ({placeholders}) ORDER BY name"
+        return [row[0] for row in self._rows(query, APPENDED_TABLES)]
 
     # -- checking ----------------------------------------------------------------------------
 

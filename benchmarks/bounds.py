@@ -1,0 +1,295 @@
+"""How far the targets a run missed can go: bounds measured on the run's own results and the stores it left.
+
+``python -m benchmarks.bounds RESULTS.json`` reads a full run's results and, in its folder,
+the store and the read model at N events, and measures three bounds:
+
+- **ingest on two cores** (from the results alone): the CPU the ingest spent per
+  event, in its appending process and its validation workers together, spread
+  over the machine's cores with no wait at all. The rate that gives, divided by
+  the raw rate of the same run, is the best ``ingest ÷ raw`` the run's code could
+  reach however well its pipeline overlapped; and the CPU per event the target
+  allows is set beside it.
+- **the store's append-only triggers**: the rows the store's appends wrote, copied
+  one append at a time with ``executemany`` as the raw baseline copies them
+  (:func:`benchmarks.write.raw_phase`), into same-shaped tables without triggers and
+  with the store's own triggers, alternately; the CPU per event of each. The raw
+  baseline pays no trigger; every ingest pays them.
+- **the read model's bytes** by what they serve (events with their sources and
+  full-text search, histories with their indexes, states, the rest), and what it
+  would weigh with its states compressed with zstd (a dictionary trained on a
+  sample of each states table): what could be saved if no one read states as text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+import zstandard
+
+from benchmarks.measure import disk_usage
+from ledger.store import open_reader
+from ledger.store.reader import APPENDED_TABLES
+from ledger.store.recorder import WRITER_CACHE_KIB
+
+TRIGGER_ROUNDS = 2
+"""Copies without and with the store's triggers, alternately; the least CPU per event of each is reported."""
+STATE_SAMPLE = 20_000
+"""Rows at most read from each states table: half train the dictionary, the other half are compressed with it."""
+DICTIONARY_BYTES = 112_640
+"""zstd's default dictionary size."""
+
+
+# --- ingest on two cores ----------------------------------------------------------------------
+
+
+def ingest_bound(results: dict[str, Any], cores: int, target: float = 0.5) -> dict[str, Any]:
+    """The best ``ingest ÷ raw`` the run's ingest could reach on ``cores`` cores, from the CPU it spent per event."""
+    ingest, raw = results["phases"]["ingest"], results["phases"]["raw"]
+    events = ingest["events"]
+    main_us = ingest["main_cpu_seconds"] / events * 1e6
+    workers_us = ingest["validation_cpu_seconds"] / events * 1e6
+    cpu_us = main_us + workers_us
+    best_rate = cores * 1e6 / cpu_us
+    raw_rate = raw["events_per_s"]
+    return {
+        "events": events,
+        "cores": cores,
+        "appending_process_cpu_us": main_us,
+        "workers_cpu_us": workers_us,
+        "cpu_us": cpu_us,
+        "measured_ratio": ingest["events_per_s"] / raw_rate,
+        "best_rate": best_rate,
+        "raw_rate": raw_rate,
+        "best_ratio": best_rate / raw_rate,
+        "target": target,
+        "cpu_us_the_target_allows": cores * 1e6 / (target * raw_rate),
+    }
+
+
+# --- the store's append-only triggers -------------------------------------------------------------
+
+
+def _appends(store: str, events: int | None) -> Iterator[tuple[int, list[tuple[str, str, list[tuple[Any, ...]]]]]]:
+    """For each append of the store (up to ``events`` events): its size, and (table, CREATE TABLE, rows) for every table it wrote.
+
+    The Merkle log's leaves come with the registry's leaves written among them,
+    in order, so a copy with the store's triggers takes them as the store did.
+    """
+    done = 0
+    with open_reader(store) as source:
+        for append in source.batches():
+            copies = []
+            for table in APPENDED_TABLES:
+                shape, rows = source.raw_rows(table, append.start, append.end, registry_leaves=True)  # type: ignore[attr-defined]  # a SQLite store's reader
+                copies.append((table, shape, rows))
+            yield append.size, copies
+            done += append.size
+            if events is not None and done >= events:
+                return
+
+
+def store_triggers(store: str) -> list[str]:
+    """The store's triggers on the tables an append writes, as it made them."""
+    with open_reader(store) as source:
+        return source.raw_triggers()  # type: ignore[attr-defined]  # a SQLite store's reader
+
+
+def copy_appends(store: str, target: str, triggers: list[str], events: int | None = None) -> dict[str, Any]:
+    """Copy the store's appends into ``target`` (replaced) with ``executemany``, one transaction each; CPU and wall of the inserts only."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{target}{suffix}").unlink(missing_ok=True)
+    conn = sqlite3.connect(target, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")  # as the store does
+    conn.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
+    made: set[str] = set()
+    wall = cpu = 0.0
+    count = 0
+    try:
+        for size, copies in _appends(store, events):
+            inserts = []
+            for table, shape, rows in copies:
+                if table not in made:
+                    conn.execute(shape)
+                    made.add(table)
+                    if made == set(APPENDED_TABLES):
+                        for trigger in triggers:
+                            conn.execute(trigger)
+                if rows:
+                    inserts.append((f"INSERT INTO {table} VALUES ({','.join('?' * len(rows[0]))})", rows))
+            started, started_cpu = time.perf_counter(), time.process_time()
+            conn.execute("BEGIN")
+            for insert, rows in inserts:
+                conn.executemany(insert, rows)
+            conn.execute("COMMIT")
+            wall += time.perf_counter() - started
+            cpu += time.process_time() - started_cpu
+            count += size
+    finally:
+        conn.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{target}{suffix}").unlink(missing_ok=True)
+    return {"events": count, "seconds": wall, "cpu_us": cpu / count * 1e6 if count else 0.0, "events_per_s": count / wall if wall else 0.0}
+
+
+def trigger_cost(store: str, scratch: str, events: int | None = None, rounds: int = TRIGGER_ROUNDS) -> dict[str, Any]:
+    """The store's appends copied raw without triggers and with the store's own, ``rounds`` times each, alternately."""
+    triggers = store_triggers(store)
+    runs: dict[str, list[dict[str, Any]]] = {"without": [], "with": []}
+    for _ in range(rounds):
+        runs["without"].append(copy_appends(store, scratch, [], events))
+        runs["with"].append(copy_appends(store, scratch, triggers, events))
+    best = {label: min(found, key=lambda run: run["cpu_us"]) for label, found in runs.items()}
+    return {
+        "triggers": [re.match(r"CREATE TRIGGER (?:IF NOT EXISTS )?(\w+)", sql).group(1) for sql in triggers],  # type: ignore[union-attr]
+        "runs": runs,
+        "without_cpu_us": best["without"]["cpu_us"],
+        "with_cpu_us": best["with"]["cpu_us"],
+        "triggers_cpu_us": best["with"]["cpu_us"] - best["without"]["cpu_us"],
+    }
+
+
+# --- the read model's bytes ------------------------------------------------------------------------
+
+
+def _base_tables(conn: sqlite3.Connection) -> dict[str, str]:
+    """Each table and index of the read model → the table it serves (a full-text index's shadow tables → its content table)."""
+    owners = {name: table for name, table in conn.execute("SELECT name, tbl_name FROM sqlite_master WHERE type IN ('table', 'index')")}
+    for name, sql in conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'"):
+        content = re.search(r"content\s*=\s*'?\"?(\w+)", sql)
+        for shadow in [n for n in owners if n.startswith(f"{name}_")]:
+            owners[shadow] = content.group(1) if content else name
+        owners[name] = content.group(1) if content else name
+    return owners
+
+
+def _group(table: str) -> str:
+    if table.endswith("_states"):
+        return "states"
+    if table.endswith("_history"):
+        return "histories and their indexes"
+    if table in ("events", "event_sources", "sources", "actors", "questions", "links"):
+        return "events, their sources and full-text search"
+    return "the rest (entity links, event lists, bookkeeping)"
+
+
+def read_model_bytes(view: str, events: int, sample: int = STATE_SAMPLE) -> dict[str, Any]:
+    """The read model's bytes per event by what they serve, and what it would weigh with its states compressed."""
+    usage = disk_usage(view)
+    conn = sqlite3.connect(f"file:{view}?mode=ro", uri=True)
+    try:
+        owners = _base_tables(conn)
+        groups: dict[str, int] = {}
+        by_table: dict[str, int] = {}
+        for name, size in usage["tables"].items():
+            table = owners.get(name, name)
+            by_table[table] = by_table.get(table, 0) + size
+            groups[_group(table)] = groups.get(_group(table), 0) + size
+        states = {}
+        for table in sorted(t for t in by_table if t.endswith("_states")):
+            (count,) = conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()
+            step = max(1, count // sample)
+            texts = [row[0].encode() for row in conn.execute(f"SELECT state FROM {table} WHERE id % ? = 0 LIMIT ?", (step, sample))]
+            train, test = texts[: len(texts) // 2], texts[len(texts) // 2 :]
+            if len(train) < 10 or not test:
+                continue
+            try:
+                dictionary = zstandard.train_dictionary(DICTIONARY_BYTES, train)
+            except zstandard.ZstdError:
+                continue  # too few samples to train on
+            compressor = zstandard.ZstdCompressor(dict_data=dictionary)
+            plain = sum(map(len, test))
+            packed = sum(len(compressor.compress(text)) for text in test)
+            states[table] = {
+                "rows": count,
+                "bytes": by_table[table],
+                "ratio": plain / packed,
+                "compressed_bytes": by_table[table] * packed / plain,
+            }
+    finally:
+        conn.close()
+    compressed_total = usage["bytes"] - sum(s["bytes"] - s["compressed_bytes"] for s in states.values())
+    return {
+        "events": events,
+        "bytes_per_event": usage["bytes"] / events,
+        "groups_per_event": {group: size / events for group, size in sorted(groups.items(), key=lambda item: -item[1])},
+        "tables_per_event": {table: size / events for table, size in sorted(by_table.items(), key=lambda item: -item[1])},
+        "states": states,
+        "states_compressed_bytes_per_event": compressed_total / events if states else None,
+        "without_states_bytes_per_event": (usage["bytes"] - groups.get("states", 0)) / events,
+    }
+
+
+# --- the command -------------------------------------------------------------------------------------
+
+
+def measure_bounds(results: dict[str, Any], events: int | None = None, rounds: int = TRIGGER_ROUNDS) -> dict[str, Any]:
+    """All three bounds for a run's results (its folder must still hold its stores)."""
+    folder = Path(results["folder"])
+    store, view = folder / "ledger.db", folder / "ledger.view.db"
+    for path in (store, view):
+        if not path.exists():
+            raise click.ClickException(f"{path} is gone: the bounds are measured on the stores the run left in {folder}")
+    total = results["phases"]["ingest"]["events"]
+    return {
+        "results": results.get("date"),
+        "folder": str(folder),
+        "ingest": ingest_bound(results, results.get("machine", {}).get("cores") or os.cpu_count() or 1),
+        "store_triggers": trigger_cost(str(store), str(folder / "bounds-copy.db"), events, rounds),
+        "read_model": read_model_bytes(str(view), total),
+    }
+
+
+def report(bounds: dict[str, Any]) -> str:
+    """The bounds as text, a line each."""
+    ingest, triggers, model = bounds["ingest"], bounds["store_triggers"], bounds["read_model"]
+    lines = [
+        f"ingest: {ingest['cpu_us']:.0f} µs of CPU per event ({ingest['appending_process_cpu_us']:.0f} appending + "
+        f"{ingest['workers_cpu_us']:.0f} validating); on {ingest['cores']} cores with no wait at all, "
+        f"{ingest['best_rate']:,.0f} events/s = {ingest['best_ratio']:.2f}× raw (measured {ingest['measured_ratio']:.2f}×); "
+        f"{ingest['target']}× raw allows {ingest['cpu_us_the_target_allows']:.0f} µs of CPU per event",
+        f"the store's append-only triggers: the appended rows copied raw, {triggers['without_cpu_us']:.1f} µs of CPU per event "
+        f"without them, {triggers['with_cpu_us']:.1f} with them (+{triggers['triggers_cpu_us']:.1f})",
+        f"read model: {model['bytes_per_event']:,.0f} B per event",
+    ]
+    lines += [f"  {group}: {size:,.0f} B" for group, size in model["groups_per_event"].items()]
+    for table, found in model["states"].items():
+        lines.append(f"  {table} compressed with a trained dictionary: {found['ratio']:.1f}× smaller")
+    if model["states_compressed_bytes_per_event"] is not None:
+        lines.append(f"  with every state compressed: about {model['states_compressed_bytes_per_event']:,.0f} B per event")
+    lines.append(f"  with no state at all: {model['without_states_bytes_per_event']:,.0f} B per event")
+    return "\n".join(lines)
+
+
+@click.command()
+@click.argument("results_json", type=click.Path(exists=True, dir_okay=False))
+@click.option("--events", type=click.IntRange(min=1), help="Copy only the first N events' appends for the triggers' cost (default: all).")
+@click.option("--rounds", type=click.IntRange(min=1), default=TRIGGER_ROUNDS, show_default=True, help="Copies with and without triggers.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the bounds here as JSON.")
+def bounds(results_json: str, events: int | None, rounds: int, json_path: str | None) -> None:
+    """Measure how far the targets a run missed can go, on the run's results and the stores it left.
+
+    The run's folder must still hold its stores (``ledger.db``, ``ledger.view.db``):
+    the triggers' cost is measured by copying the store's rows again (about two
+    minutes at a million events), the read model's bytes by reading it.
+
+    \b
+    Examples:
+      python -m benchmarks --events 20000 --out /tmp/bench
+      python -m benchmarks.bounds /tmp/bench/bench.json --json /tmp/bench/bounds.json
+    """
+    found = measure_bounds(json.loads(Path(results_json).read_text(encoding="utf-8")), events, rounds)
+    click.echo(report(found))
+    if json_path:
+        Path(json_path).write_text(json.dumps(found, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    bounds()
