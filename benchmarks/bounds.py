@@ -1,7 +1,7 @@
 """How far the targets a run missed can go: bounds measured on the run's own results and the stores it left.
 
 ``python -m benchmarks.bounds RESULTS.json`` reads a full run's results and, in its folder,
-the store and the read model at N events, and measures three bounds:
+the store and the read model at N events, and measures four bounds:
 
 - **ingest on two cores** (from the results alone): the CPU the ingest spent per
   event, in its appending process and its validation workers together, spread
@@ -14,6 +14,12 @@ the store and the read model at N events, and measures three bounds:
   (:func:`benchmarks.write.raw_phase`), into same-shaped tables without triggers and
   with the store's own triggers, alternately; the CPU per event of each. The raw
   baseline pays no trigger; every ingest pays them.
+- **a question through ``Ledger``, by part**: one entity on one date asked
+  through ``Ledger.replay`` (as the query phase asks it), the read model's lookup
+  alone, and the check ``Ledger`` makes before each answer that the read model is
+  current (``Ledger.engine_for``), each timed on the same questions, interleaved.
+  The lookup and the check together are the least a question through ``Ledger``
+  can cost while its answer is never stale.
 - **the read model's bytes** by what they serve (events with their sources and
   full-text search, histories with their indexes, states, the rest), and what it
   would weigh with its states compressed with zstd (a dictionary trained on a
@@ -25,7 +31,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import sqlite3
+import statistics
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,17 +42,19 @@ from typing import Any
 import click
 import zstandard
 
-from benchmarks.measure import disk_usage
+from benchmarks.measure import disk_usage, latency_summary
 from ledger.store import open_reader
 from ledger.store.reader import APPENDED_TABLES
 from ledger.store.recorder import WRITER_CACHE_KIB
 
-TRIGGER_ROUNDS = 2
-"""Copies without and with the store's triggers, alternately; the least CPU per event of each is reported."""
+TRIGGER_ROUNDS = 3
+"""Copies without and with the store's triggers, alternately; the median CPU per event of each is reported."""
 STATE_SAMPLE = 20_000
 """Rows at most read from each states table: half train the dictionary, the other half are compressed with it."""
 DICTIONARY_BYTES = 112_640
 """zstd's default dictionary size."""
+QUESTIONS = 2_000
+"""Questions asked of each part of a question through ``Ledger`` (each asked once before, to warm up)."""
 
 
 # --- ingest on two cores ----------------------------------------------------------------------
@@ -103,7 +113,11 @@ def store_triggers(store: str) -> list[str]:
 
 
 def copy_appends(store: str, target: str, triggers: list[str], events: int | None = None) -> dict[str, Any]:
-    """Copy the store's appends into ``target`` (replaced) with ``executemany``, one transaction each; CPU and wall of the inserts only."""
+    """Copy the store's appends into ``target`` (replaced) with ``executemany``, one transaction each; wall and user CPU of the inserts only.
+
+    User CPU, not the kernel's: what triggers cost is computation, while the
+    kernel's time for the file's writes varies from copy to copy with the page cache.
+    """
     for suffix in ("", "-wal", "-shm"):
         Path(f"{target}{suffix}").unlink(missing_ok=True)
     conn = sqlite3.connect(target, isolation_level=None)
@@ -124,13 +138,13 @@ def copy_appends(store: str, target: str, triggers: list[str], events: int | Non
                             conn.execute(trigger)
                 if rows:
                     inserts.append((f"INSERT INTO {table} VALUES ({','.join('?' * len(rows[0]))})", rows))
-            started, started_cpu = time.perf_counter(), time.process_time()
+            started, started_cpu = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF).ru_utime
             conn.execute("BEGIN")
             for insert, rows in inserts:
                 conn.executemany(insert, rows)
             conn.execute("COMMIT")
             wall += time.perf_counter() - started
-            cpu += time.process_time() - started_cpu
+            cpu += resource.getrusage(resource.RUSAGE_SELF).ru_utime - started_cpu
             count += size
     finally:
         conn.close()
@@ -146,14 +160,64 @@ def trigger_cost(store: str, scratch: str, events: int | None = None, rounds: in
     for _ in range(rounds):
         runs["without"].append(copy_appends(store, scratch, [], events))
         runs["with"].append(copy_appends(store, scratch, triggers, events))
-    best = {label: min(found, key=lambda run: run["cpu_us"]) for label, found in runs.items()}
+    median = {label: statistics.median(run["cpu_us"] for run in found) for label, found in runs.items()}
     return {
         "triggers": [re.match(r"CREATE TRIGGER (?:IF NOT EXISTS )?(\w+)", sql).group(1) for sql in triggers],  # type: ignore[union-attr]
         "runs": runs,
-        "without_cpu_us": best["without"]["cpu_us"],
-        "with_cpu_us": best["with"]["cpu_us"],
-        "triggers_cpu_us": best["with"]["cpu_us"] - best["without"]["cpu_us"],
+        "without_cpu_us": median["without"],
+        "with_cpu_us": median["with"],
+        "triggers_cpu_us": median["with"] - median["without"],
     }
+
+
+# --- a question through Ledger, by part -------------------------------------------------------------
+
+
+def question_parts(db: str, questions: int = QUESTIONS, seed: int = 20240530) -> dict[str, Any]:
+    """p50 / p99 of a question through ``Ledger``, of the read model's lookup alone and of the currency check, on the same questions."""
+    import random
+
+    from benchmarks.read import _date_range, _entity_lookup, _projection_tables, _random_day
+    from ledger.api import Ledger
+    from ledger.readmodel.query import open_view
+
+    rng = random.Random(seed)
+    with Ledger(db) as ledger:
+        connection = open_view(ledger.view_path)
+        try:
+            low, high = _date_range(connection)
+            tables = _projection_tables()
+            entities = {
+                name: [row[0] for row in connection.execute(f"SELECT DISTINCT entity FROM {table}")] for name, table in tables.items()
+            }
+            names = [name for name in tables if entities[name]]
+            asks = [
+                (name, tables[name], rng.choice(entities[name]), _random_day(rng, low, high)) for name in rng.choices(names, k=questions)
+            ]
+            through, lookup = _entity_lookup(ledger.replay), _entity_lookup(None)
+            engines: set[str] = set()
+            parts: dict[str, Any] = {
+                "through_ledger": lambda ask: through(connection, *ask),
+                "lookup": lambda ask: lookup(connection, *ask),
+                "currency_check": lambda ask: engines.add(ledger.engine_for()),
+            }
+            times: dict[str, list[float]] = {label: [] for label in parts}
+            for ask in asks:  # every question once first: the pages it reads are in memory, as in a server asked for a while
+                for part in parts.values():
+                    part(ask)
+            for ask in asks:
+                for label, part in parts.items():
+                    started = time.perf_counter()
+                    part(ask)
+                    times[label].append(time.perf_counter() - started)
+        finally:
+            connection.close()
+    found: dict[str, Any] = {label: latency_summary(seconds) for label, seconds in times.items()}
+    found["questions"] = questions
+    found["engines"] = sorted(engines)
+    found["floor_p50_ms"] = found["lookup"]["p50_ms"] + found["currency_check"]["p50_ms"]
+    found["ledger_adds_p50_ms"] = found["through_ledger"]["p50_ms"] - found["lookup"]["p50_ms"]
+    return found
 
 
 # --- the read model's bytes ------------------------------------------------------------------------
@@ -230,8 +294,10 @@ def read_model_bytes(view: str, events: int, sample: int = STATE_SAMPLE) -> dict
 # --- the command -------------------------------------------------------------------------------------
 
 
-def measure_bounds(results: dict[str, Any], events: int | None = None, rounds: int = TRIGGER_ROUNDS) -> dict[str, Any]:
-    """All three bounds for a run's results (its folder must still hold its stores)."""
+def measure_bounds(
+    results: dict[str, Any], events: int | None = None, rounds: int = TRIGGER_ROUNDS, questions: int = QUESTIONS
+) -> dict[str, Any]:
+    """All four bounds for a run's results (its folder must still hold its stores)."""
     folder = Path(results["folder"])
     store, view = folder / "ledger.db", folder / "ledger.view.db"
     for path in (store, view):
@@ -242,6 +308,7 @@ def measure_bounds(results: dict[str, Any], events: int | None = None, rounds: i
         "results": results.get("date"),
         "folder": str(folder),
         "ingest": ingest_bound(results, results.get("machine", {}).get("cores") or os.cpu_count() or 1),
+        "question": question_parts(str(store), questions),  # first: the copies below fill the page cache with other files
         "store_triggers": trigger_cost(str(store), str(folder / "bounds-copy.db"), events, rounds),
         "read_model": read_model_bytes(str(view), total),
     }
@@ -249,14 +316,18 @@ def measure_bounds(results: dict[str, Any], events: int | None = None, rounds: i
 
 def report(bounds: dict[str, Any]) -> str:
     """The bounds as text, a line each."""
-    ingest, triggers, model = bounds["ingest"], bounds["store_triggers"], bounds["read_model"]
+    ingest, triggers, model, question = bounds["ingest"], bounds["store_triggers"], bounds["read_model"], bounds["question"]
     lines = [
         f"ingest: {ingest['cpu_us']:.0f} µs of CPU per event ({ingest['appending_process_cpu_us']:.0f} appending + "
         f"{ingest['workers_cpu_us']:.0f} validating); on {ingest['cores']} cores with no wait at all, "
         f"{ingest['best_rate']:,.0f} events/s = {ingest['best_ratio']:.2f}× raw (measured {ingest['measured_ratio']:.2f}×); "
         f"{ingest['target']}× raw allows {ingest['cpu_us_the_target_allows']:.0f} µs of CPU per event",
-        f"the store's append-only triggers: the appended rows copied raw, {triggers['without_cpu_us']:.1f} µs of CPU per event "
+        f"the store's append-only triggers: the appended rows copied raw, {triggers['without_cpu_us']:.1f} µs of user CPU per event "
         f"without them, {triggers['with_cpu_us']:.1f} with them (+{triggers['triggers_cpu_us']:.1f})",
+        f"a question through Ledger, p50 / p99: {question['through_ledger']['p50_ms']:.3f} / {question['through_ledger']['p99_ms']:.3f} ms; "
+        f"the read model's lookup alone {question['lookup']['p50_ms']:.3f} / {question['lookup']['p99_ms']:.3f} ms; "
+        f"the check that it is current {question['currency_check']['p50_ms']:.3f} / {question['currency_check']['p99_ms']:.3f} ms; "
+        f"lookup + check (p50) {question['floor_p50_ms']:.3f} ms",
         f"read model: {model['bytes_per_event']:,.0f} B per event",
     ]
     lines += [f"  {group}: {size:,.0f} B" for group, size in model["groups_per_event"].items()]
@@ -272,12 +343,15 @@ def report(bounds: dict[str, Any]) -> str:
 @click.argument("results_json", type=click.Path(exists=True, dir_okay=False))
 @click.option("--events", type=click.IntRange(min=1), help="Copy only the first N events' appends for the triggers' cost (default: all).")
 @click.option("--rounds", type=click.IntRange(min=1), default=TRIGGER_ROUNDS, show_default=True, help="Copies with and without triggers.")
+@click.option(
+    "--questions", type=click.IntRange(min=10), default=QUESTIONS, show_default=True, help="Questions asked of each part of a question."
+)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the bounds here as JSON.")
-def bounds(results_json: str, events: int | None, rounds: int, json_path: str | None) -> None:
+def bounds(results_json: str, events: int | None, rounds: int, questions: int, json_path: str | None) -> None:
     """Measure how far the targets a run missed can go, on the run's results and the stores it left.
 
     The run's folder must still hold its stores (``ledger.db``, ``ledger.view.db``):
-    the triggers' cost is measured by copying the store's rows again (about two
+    the triggers' cost is measured by copying the store's rows again (about three
     minutes at a million events), the read model's bytes by reading it.
 
     \b
@@ -285,7 +359,7 @@ def bounds(results_json: str, events: int | None, rounds: int, json_path: str | 
       python -m benchmarks --events 20000 --out /tmp/bench
       python -m benchmarks.bounds /tmp/bench/bench.json --json /tmp/bench/bounds.json
     """
-    found = measure_bounds(json.loads(Path(results_json).read_text(encoding="utf-8")), events, rounds)
+    found = measure_bounds(json.loads(Path(results_json).read_text(encoding="utf-8")), events, rounds, questions)
     click.echo(report(found))
     if json_path:
         Path(json_path).write_text(json.dumps(found, indent=2) + "\n", encoding="utf-8")

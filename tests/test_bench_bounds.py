@@ -39,7 +39,7 @@ def small_run(tmp_path_factory) -> dict:
 
 def test_bounds_of_a_run_as_text_and_json(small_run, tmp_path) -> None:
     out = tmp_path / "bounds.json"
-    result = CliRunner().invoke(bounds, [str(small_run["json"]), "--json", str(out), "--rounds", "1"])
+    result = CliRunner().invoke(bounds, [str(small_run["json"]), "--json", str(out), "--rounds", "1", "--questions", "50"])
     assert result.exit_code == 0, result.output
     assert "ingest:" in result.output and "append-only triggers" in result.output and "read model:" in result.output
     found = json.loads(out.read_text())
@@ -55,6 +55,12 @@ def test_bounds_of_a_run_as_text_and_json(small_run, tmp_path) -> None:
     with sqlite3.connect(small_run["results"]["folder"] + "/ledger.db") as store:
         (stored,) = store.execute("SELECT COUNT(*) FROM stored_events").fetchone()
     assert [run["events"] for run in triggers["runs"]["without"] + triggers["runs"]["with"]] == [stored, stored]
+
+    question = found["question"]
+    assert question["engines"] == ["view"]  # every check found the read model current: the lookups were the read model's
+    for part in ("through_ledger", "lookup", "currency_check"):
+        assert question[part]["count"] == question["questions"] == 50
+    assert question["floor_p50_ms"] == pytest.approx(question["lookup"]["p50_ms"] + question["currency_check"]["p50_ms"])
 
     model = found["read_model"]
     assert sum(model["groups_per_event"].values()) == pytest.approx(model["bytes_per_event"], rel=0.01)
