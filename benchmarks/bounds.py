@@ -12,8 +12,8 @@ the store and the read model at N events, and measures four bounds:
 - **the store's append-only triggers**: the rows the store's appends wrote, copied
   one append at a time with ``executemany`` as the raw baseline copies them
   (:func:`benchmarks.write.raw_phase`), into same-shaped tables without triggers and
-  with the store's own triggers, alternately; the CPU per event of each. The raw
-  baseline pays no trigger; every ingest pays them.
+  with the store's own triggers, alternately, three times each; the median user
+  CPU per event of each. The raw baseline pays no trigger; every ingest pays them.
 - **a question through ``Ledger``, by part**: one entity on one date asked
   through ``Ledger.replay`` (as the query phase asks it), the read model's lookup
   alone, and the check ``Ledger`` makes before each answer that the read model is
