@@ -11,7 +11,7 @@ the store and the read model at N events, and measures four bounds:
   allows is set beside it.
 - **the store's append-only triggers**: the rows the store's appends wrote, copied
   one append at a time with ``executemany`` as the raw baseline copies them
-  (:func:`benchmarks.write.raw_phase`), into same-shaped tables without triggers and
+  (:func:`benchmarks.write.copy_appends`), into same-shaped tables without triggers and
   with the store's own triggers, alternately, three times each; the median user
   CPU per event of each. The raw baseline pays no trigger; every ingest pays them.
 - **a question through ``Ledger``, by part**: one entity on one date asked
@@ -31,11 +31,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import resource
 import sqlite3
 import statistics
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +41,8 @@ import click
 import zstandard
 
 from benchmarks.measure import disk_usage, latency_summary
+from benchmarks.write import copy_appends
 from ledger.store import open_reader
-from ledger.store.reader import APPENDED_TABLES
-from ledger.store.recorder import WRITER_CACHE_KIB
 
 TRIGGER_ROUNDS = 3
 """Copies without and with the store's triggers, alternately; the median CPU per event of each is reported."""
@@ -87,70 +84,10 @@ def ingest_bound(results: dict[str, Any], cores: int, target: float = 0.5) -> di
 # --- the store's append-only triggers -------------------------------------------------------------
 
 
-def _appends(store: str, events: int | None) -> Iterator[tuple[int, list[tuple[str, str, list[tuple[Any, ...]]]]]]:
-    """For each append of the store (up to ``events`` events): its size, and (table, CREATE TABLE, rows) for every table it wrote.
-
-    The Merkle log's leaves come with the registry's leaves written among them,
-    in order, so a copy with the store's triggers takes them as the store did.
-    """
-    done = 0
-    with open_reader(store) as source:
-        for append in source.batches():
-            copies = []
-            for table in APPENDED_TABLES:
-                shape, rows = source.raw_rows(table, append.start, append.end, registry_leaves=True)  # type: ignore[attr-defined]  # a SQLite store's reader
-                copies.append((table, shape, rows))
-            yield append.size, copies
-            done += append.size
-            if events is not None and done >= events:
-                return
-
-
 def store_triggers(store: str) -> list[str]:
     """The store's triggers on the tables an append writes, as it made them."""
     with open_reader(store) as source:
         return source.raw_triggers()  # type: ignore[attr-defined]  # a SQLite store's reader
-
-
-def copy_appends(store: str, target: str, triggers: list[str], events: int | None = None) -> dict[str, Any]:
-    """Copy the store's appends into ``target`` (replaced) with ``executemany``, one transaction each; wall and user CPU of the inserts only.
-
-    User CPU, not the kernel's: what triggers cost is computation, while the
-    kernel's time for the file's writes varies from copy to copy with the page cache.
-    """
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{target}{suffix}").unlink(missing_ok=True)
-    conn = sqlite3.connect(target, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")  # as the store does
-    conn.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
-    made: set[str] = set()
-    wall = cpu = 0.0
-    count = 0
-    try:
-        for size, copies in _appends(store, events):
-            inserts = []
-            for table, shape, rows in copies:
-                if table not in made:
-                    conn.execute(shape)
-                    made.add(table)
-                    if made == set(APPENDED_TABLES):
-                        for trigger in triggers:
-                            conn.execute(trigger)
-                if rows:
-                    inserts.append((f"INSERT INTO {table} VALUES ({','.join('?' * len(rows[0]))})", rows))
-            started, started_cpu = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF).ru_utime
-            conn.execute("BEGIN")
-            for insert, rows in inserts:
-                conn.executemany(insert, rows)
-            conn.execute("COMMIT")
-            wall += time.perf_counter() - started
-            cpu += resource.getrusage(resource.RUSAGE_SELF).ru_utime - started_cpu
-            count += size
-    finally:
-        conn.close()
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{target}{suffix}").unlink(missing_ok=True)
-    return {"events": count, "seconds": wall, "cpu_us": cpu / count * 1e6 if count else 0.0, "events_per_s": count / wall if wall else 0.0}
 
 
 def trigger_cost(store: str, scratch: str, events: int | None = None, rounds: int = TRIGGER_ROUNDS) -> dict[str, Any]:
@@ -158,8 +95,8 @@ def trigger_cost(store: str, scratch: str, events: int | None = None, rounds: in
     triggers = store_triggers(store)
     runs: dict[str, list[dict[str, Any]]] = {"without": [], "with": []}
     for _ in range(rounds):
-        runs["without"].append(copy_appends(store, scratch, [], events))
-        runs["with"].append(copy_appends(store, scratch, triggers, events))
+        runs["without"].append(copy_appends(store, scratch, events=events))
+        runs["with"].append(copy_appends(store, scratch, triggers=triggers, events=events))
     median = {label: statistics.median(run["cpu_us"] for run in found) for label, found in runs.items()}
     return {
         "triggers": [re.match(r"CREATE TRIGGER (?:IF NOT EXISTS )?(\w+)", sql).group(1) for sql in triggers],  # type: ignore[union-attr]
@@ -173,11 +110,11 @@ def trigger_cost(store: str, scratch: str, events: int | None = None, rounds: in
 # --- a question through Ledger, by part -------------------------------------------------------------
 
 
-def question_parts(db: str, questions: int = QUESTIONS, seed: int = 20240530) -> dict[str, Any]:
+def question_parts(db: str, count: int = QUESTIONS, seed: int = 20240530) -> dict[str, Any]:
     """p50 / p99 of a question through ``Ledger``, of the read model's lookup alone and of the currency check, on the same questions."""
     import random
 
-    from benchmarks.read import _date_range, _entity_lookup, _projection_tables, _random_day
+    from benchmarks.read import entity_lookup, questions
     from ledger.api import Ledger
     from ledger.readmodel.query import open_view
 
@@ -185,16 +122,8 @@ def question_parts(db: str, questions: int = QUESTIONS, seed: int = 20240530) ->
     with Ledger(db) as ledger:
         connection = open_view(ledger.view_path)
         try:
-            low, high = _date_range(connection)
-            tables = _projection_tables()
-            entities = {
-                name: [row[0] for row in connection.execute(f"SELECT DISTINCT entity FROM {table}")] for name, table in tables.items()
-            }
-            names = [name for name in tables if entities[name]]
-            asks = [
-                (name, tables[name], rng.choice(entities[name]), _random_day(rng, low, high)) for name in rng.choices(names, k=questions)
-            ]
-            through, lookup = _entity_lookup(ledger.replay), _entity_lookup(None)
+            _, asks = questions(connection, rng, count)
+            through, lookup = entity_lookup(ledger.replay), entity_lookup(None)
             engines: set[str] = set()
             parts: dict[str, Any] = {
                 "through_ledger": lambda ask: through(connection, *ask),
@@ -213,7 +142,7 @@ def question_parts(db: str, questions: int = QUESTIONS, seed: int = 20240530) ->
         finally:
             connection.close()
     found: dict[str, Any] = {label: latency_summary(seconds) for label, seconds in times.items()}
-    found["questions"] = questions
+    found["questions"] = count
     found["engines"] = sorted(engines)
     found["floor_p50_ms"] = found["lookup"]["p50_ms"] + found["currency_check"]["p50_ms"]
     found["ledger_adds_p50_ms"] = found["through_ledger"]["p50_ms"] - found["lookup"]["p50_ms"]

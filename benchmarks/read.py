@@ -217,7 +217,21 @@ def _projection_tables() -> dict[str, str]:
     return {name: table.table for name, table in declared.items()}
 
 
-def _entity_lookup(replay: Any) -> Any:
+def questions(
+    connection: sqlite3.Connection, rng: random.Random, count: int
+) -> tuple[dict[str, list[str]], list[tuple[str, str, str, str]]]:
+    """Each projection's entities, and ``count`` questions (projection, its history table, entity, day) of :func:`entity_lookup`.
+
+    Random entities, each projection equally often, on random days in the ledger's span.
+    """
+    low, high = _date_range(connection)
+    tables = _projection_tables()
+    entities = {name: [row[0] for row in connection.execute(f"SELECT DISTINCT entity FROM {table}")] for name, table in tables.items()}
+    names = [name for name in tables if entities[name]]
+    return entities, [(name, tables[name], rng.choice(entities[name]), _random_day(rng, low, high)) for name in rng.choices(names, k=count)]
+
+
+def entity_lookup(replay: Any) -> Any:
     """One entity's state on a date: through ``Ledger.replay(..., entity=)``, else the read model's lookup alone."""
     if replay is not None:
         return lambda conn, name, table, entity, as_of: getattr(replay(as_of, only=[name], entity=f"{name}:{entity}"), name)
@@ -256,17 +270,14 @@ def query_phase(db: str, spec: LedgerSpec, queries: int) -> dict[str, Any]:
     if not connection.execute("SELECT COUNT(*) FROM events").fetchone()[0]:
         return {"available": False, "reason": f"the read model {view} holds no events: was it built?"}
     low, high = _date_range(connection)
-    tables = _projection_tables()
-    entities = {name: [row[0] for row in connection.execute(f"SELECT DISTINCT entity FROM {table}")] for name, table in tables.items()}
-    names = [name for name in tables if entities[name]]
-    asks = [(name, tables[name], rng.choice(entities[name]), _random_day(rng, low, high)) for name in rng.choices(names, k=queries)]
+    entities, asks = questions(connection, rng, queries)
     replay = _replay(db)
     result: dict[str, Any] = {
         "available": True,
         "entities": {name: len(keys) for name, keys in entities.items()},
         "date_range": [low.isoformat(), high.isoformat()],
     }
-    for label, lookup in (("entity", _entity_lookup(replay)), ("entity_sql", _entity_lookup(None))):
+    for label, lookup in (("entity", entity_lookup(replay)), ("entity_sql", entity_lookup(None))):
         for ask in asks[: max(1, queries // 10)]:
             lookup(connection, *ask)
         latencies, answered = [], 0
@@ -277,7 +288,7 @@ def query_phase(db: str, spec: LedgerSpec, queries: int) -> dict[str, Any]:
             answered += bool(states)
         result[label] = {**latency_summary(latencies), "answered": answered}
     result["entity"]["via"] = "ledger.Ledger.replay(as_of, entity=...)" if replay else "SQL"
-    result["entity_sql"]["plan"] = _lookup_plan(connection, names[0])
+    result["entity_sql"]["plan"] = _lookup_plan(connection, next(name for name, keys in entities.items() if keys))
     if replay is not None:
         times = []
         for _ in range(REPLAY_QUERIES):
@@ -324,7 +335,7 @@ def late_event_phase(db: str, spec: LedgerSpec) -> dict[str, Any]:
     rng = random.Random(spec.seed ^ 0x1A7E)
     connection = sqlite3.connect(f"file:{view}?mode=ro", uri=True, check_same_thread=False)
     low, high = _date_range(connection)
-    tables, lookup = _projection_tables(), _entity_lookup(_replay(db))
+    tables, lookup = _projection_tables(), entity_lookup(_replay(db))
     trials = []
     with open_store(db) as store:
         for _ in range(LATE_EVENTS):

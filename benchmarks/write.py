@@ -27,6 +27,7 @@ prints the CPU time per event of each side of the pipeline (:func:`cpu_per_event
 
 from __future__ import annotations
 
+import resource
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -150,38 +151,69 @@ def raw_phase(source_db: str, target_db: str, batch: int) -> dict[str, Any]:
     the hash chain with its per-append row, the Merkle log's leaves: what
     ingest's rate is compared with, ``events_per_s``), and the stored events
     alone (``events_only``: the same serialised event bytes into a same-shaped table).
-    The connection is set up as the store's writer is: WAL, and the same page cache.
     """
     results = {}
     for label, tables in (("events_only", APPENDED_TABLES[:1]), ("appended_rows", APPENDED_TABLES)):
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{target_db}{suffix}").unlink(missing_ok=True)
-        target = sqlite3.connect(target_db, isolation_level=None)
-        target.execute("PRAGMA journal_mode=WAL")  # as the store does
-        target.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")  # the store's writer keeps as many pages in memory
-        watch, count = Stopwatch(), 0
+        copied = copy_appends(source_db, target_db, tables)
+        results[label] = {key: copied[key] for key in ("events", "seconds", "events_per_s")}
+    return {"batch": batch, **results, "tables": list(APPENDED_TABLES), "events_per_s": results["appended_rows"]["events_per_s"]}
+
+
+def copy_appends(
+    source_db: str, target_db: str, tables: Sequence[str] = APPENDED_TABLES, triggers: Sequence[str] = (), events: int | None = None
+) -> dict[str, Any]:
+    """Copy the rows each append of the store wrote to ``tables`` into same-shaped tables with ``executemany``; time only the inserts.
+
+    One transaction per append, into ``target_db`` (replaced, and removed
+    after), on a connection set up as the store's writer is: WAL, and the same
+    page cache. With ``triggers`` (the store's own, as its reader's
+    ``raw_triggers`` gives them), made once every table is, the Merkle log's
+    rows come with the registry's leaves written among them, in order, as those
+    triggers take them. Stops after the append that reaches ``events``. Gives
+    the wall time of the inserts and their user CPU per event (the kernel's
+    time for the file's writes varies from copy to copy with the page cache).
+    """
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{target_db}{suffix}").unlink(missing_ok=True)
+    target = sqlite3.connect(target_db, isolation_level=None)
+    target.execute("PRAGMA journal_mode=WAL")  # as the store does
+    target.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")  # the store's writer keeps as many pages in memory
+    watch, cpu, count = Stopwatch(), 0.0, 0
+    made: set[str] = set()
+    try:
         with open_reader(source_db) as source:
-            made: set[str] = set()
             for append in source.batches():
                 copies = []
                 for table in tables:
-                    shape, rows = source.raw_rows(table, append.start, append.end)  # type: ignore[attr-defined]  # a SQLite store's reader
+                    shape, rows = source.raw_rows(table, append.start, append.end, registry_leaves=bool(triggers))  # type: ignore[attr-defined]  # a SQLite store's reader
                     if table not in made:
                         target.execute(shape)
                         made.add(table)
+                        if made == set(tables):
+                            for trigger in triggers:
+                                target.execute(trigger)
                     if rows:
                         copies.append((f"INSERT INTO {table} VALUES ({','.join('?' * len(rows[0]))})", rows))
+                started_cpu = resource.getrusage(resource.RUSAGE_SELF).ru_utime
                 with watch:
                     target.execute("BEGIN")
                     for insert, rows in copies:
                         target.executemany(insert, rows)
                     target.execute("COMMIT")
+                cpu += resource.getrusage(resource.RUSAGE_SELF).ru_utime - started_cpu
                 count += append.size
+                if events is not None and count >= events:
+                    break
+    finally:
         target.close()
-        results[label] = {"events": count, "seconds": watch.seconds, "events_per_s": rate(count, watch.seconds)}
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{target_db}{suffix}").unlink(missing_ok=True)
-    return {"batch": batch, **results, "tables": list(APPENDED_TABLES), "events_per_s": results["appended_rows"]["events_per_s"]}
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{target_db}{suffix}").unlink(missing_ok=True)
+    return {
+        "events": count,
+        "seconds": watch.seconds,
+        "events_per_s": rate(count, watch.seconds),
+        "cpu_us": cpu / count * 1e6 if count else 0.0,
+    }
 
 
 def cpu_per_event(events: int, folder: str | Path, batch: int = 10_000) -> dict[str, Any]:

@@ -11,7 +11,8 @@ import sqlite3
 
 import pytest
 from benchmarks.__main__ import bench
-from benchmarks.bounds import bounds, copy_appends, store_triggers
+from benchmarks.bounds import bounds, store_triggers
+from benchmarks.write import copy_appends
 from click.testing import CliRunner
 
 
@@ -75,7 +76,7 @@ def test_the_store_s_rows_copied_with_its_triggers_are_the_rows_it_holds(small_r
     with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as source:
         starts = [row[0] for row in source.execute("SELECT batch FROM ledger_chain_batches ORDER BY batch")]
     whole = min(start - 1 for start in starts if start - 1 >= 600)  # the appends up to the 600th event, whole
-    copied = copy_appends(store, str(kept), store_triggers(store), events=600)
+    copied = copy_appends(store, str(kept), triggers=store_triggers(store), events=600)
     assert copied["events"] == whole  # taken in order by the store's own triggers, which refuse any row out of it
     assert not kept.exists()  # the copy is not left behind
 
